@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# The one test command: installs what is missing (Debian 12), builds, runs every test.
+#   scripts/test.sh            CI build (-Werror) + all ctest labels + fuzz smoke
+#   scripts/test.sh --asan     the same suite under ASan+UBSan (build/asan)
+#   scripts/test.sh --no-fuzz  skip the clang/libFuzzer smoke runs
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+preset=ci
+fuzz=1
+for arg in "$@"; do
+  case "$arg" in
+    --asan) preset=asan ;;
+    --no-fuzz) fuzz=0 ;;
+    -h|--help) sed -n '2,6p' "$0"; exit 0 ;;
+    *) echo "test.sh: unknown option '$arg' (try --help)" >&2; exit 2 ;;
+  esac
+done
+
+packages=(build-essential cmake pkg-config openssl libssl-dev libsqlite3-dev libcli11-dev
+  nlohmann-json3-dev doctest-dev zlib1g-dev dovecot-imapd clang-14 libclang-rt-14-dev)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  if [[ $(id -u) -eq 0 ]]; then
+    echo "test.sh: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq || true
+    apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  else
+    echo "test.sh: missing packages; run as root:" >&2
+    echo "  apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+
+jobs=$(nproc 2>/dev/null || echo 2)
+cmake --preset "$preset" >/dev/null
+cmake --build --preset "$preset" -j "$jobs"
+ctest --preset "$preset" -j "$jobs" --timeout 600
+
+if ((fuzz)) && [[ $preset == ci ]] && command -v clang++-14 >/dev/null; then
+  scripts/fuzz.sh --smoke
+fi
