@@ -17,7 +17,7 @@ for arg in "$@"; do
   esac
 done
 
-packages=(build-essential cmake pkg-config openssl libssl-dev libsqlite3-dev libcli11-dev
+packages=(build-essential cmake pkg-config ccache openssl libssl-dev libsqlite3-dev libcli11-dev
   nlohmann-json3-dev doctest-dev zlib1g-dev dovecot-imapd clang-14 libclang-rt-14-dev)
 missing=()
 for p in "${packages[@]}"; do
