@@ -1,0 +1,124 @@
+#pragma once
+/// The reconciler: `(stored pairs, local Delta, remote Delta) -> Plan` (DESIGN.md "Sync
+/// rules", STYLE.md "The reconciler is a pure function"). No I/O, no clock, no logging, no
+/// SQLite: everything it needs comes in ReconcileInput, everything it decides goes out in the
+/// Plan. Every rule is written once for a Side.
+///
+/// Rules, per stored pair P = (uid[L], uid[R], base) and side S with other side T:
+///  1. P vanished on S and on T                -> ForgetPair.
+///  2. P vanished on S only                    -> Expunge uid[T] on T (expunge beats any
+///     concurrent flag change on T). mark_only when T lacks UIDPLUS.
+///  3. P alive on both                         -> cur[S] = reported flags or base;
+///     result = merge_flags(base, cur[L], cur[R]); StoreFlags(S, +(result−cur[S]),
+///     −(cur[S]−result)) for each side that differs; UpdateBase when result ≠ base.
+///     Never a full replace. \Recent never appears (Flags strips it).
+///  4. New message on S, no content twin       -> Copy S -> T with its flags and INTERNALDATE.
+///  5. New on both sides with the same content key (first sync of two non-empty accounts, or
+///     lost state) -> RecordPair, base = union of both sides' flags (there is no base, so no
+///     flag can have been "removed"), plus StoreFlags for the side(s) missing some.
+///     Ambiguity: messages are grouped by content key (Message-ID + size + INTERNALDATE, and
+///     hash when both have one); a group is paired, in UID order, only when both sides have
+///     the same number of messages in it. Otherwise every message of the group is copied:
+///     a duplicate is recoverable, a wrong pairing can later delete the wrong mail.
+///     Messages without Message-ID and hash are never paired by content.
+///  6. UIDVALIDITY changed on S (or a pair whose uid[S] is void, i.e. 0, as left by
+///     StateStore::void_side): uid[S] of every pair is void. Such a half pair is re-paired
+///     with a new message on S of the same content (same grouping rule as 5) -> RecordPair
+///     with the old uid[T]; its flags merge with S's removals ignored (S has no trustworthy
+///     base: result = merge(base, base, cur[T]) ∪ cur[S]), so no flag is lost. A half pair
+///     with no match on S is never a reason to delete on T: its twin on T is copied to S
+///     again (Copy T -> S, which replaces the half pair). If T's twin vanished too, ForgetPair.
+///  7. A vanished or changed UID that is in no pair is ignored (e.g. a message that arrived
+///     and was expunged between two runs, or our own Copy target seen before it was recorded).
+///     A "new" message whose UID is already paired on S is treated as a flag report.
+///  8. Deletion guard: if the plan would expunge on one side at least `mass_delete_min`
+///     messages and more than `mass_delete_percent` % of the stored pairs, and
+///     allow_mass_delete is off, the plan is only SkipMailbox with a reason naming the counts
+///     and --allow-mass-delete. UIDVALIDITY changes never expunge (rule 6), so they never
+///     trip it.
+///  9. `sync_deleted_flag` off: `\Deleted` is removed from every flag set before merging, so it
+///     is neither propagated nor part of the base (PROTOCOL.md §4.6: Gmail auto-expunges on
+///     \Deleted). Expunges are still propagated.
+///
+/// Moves across mailboxes (PROTOCOL.md §4.8) are found one level up by match_moves(), which
+/// sees every mailbox pair's input of one pass before any is reconciled.
+
+#include <cstddef>
+#include <vector>
+
+#include <twinbox/base/ids.hpp>
+#include <twinbox/sync/delta.hpp>
+#include <twinbox/sync/plan.hpp>
+
+namespace twinbox::sync {
+
+/// A stored message pair, as read from the state database (the sync layer converts
+/// state::MessagePair: base flags via parse_flags()). uid[S] is 0 when void (after a
+/// UIDVALIDITY change on S).
+struct StoredPair {
+  PerSide<Uid> uid;
+  Flags base;
+  MessageIdentity identity;
+
+  bool operator==(const StoredPair&) const = default;
+};
+
+struct StoredMailbox {
+  std::vector<StoredPair> pairs;  ///< any order
+
+  bool operator==(const StoredMailbox&) const = default;
+};
+
+/// The capabilities of one side that change the plan.
+struct Caps {
+  bool condstore = false;  ///< StoreFlags carries UNCHANGEDSINCE (RFC 7162)
+  bool uidplus = false;    ///< UID EXPUNGE available (RFC 4315); else Expunge is mark_only
+
+  bool operator==(const Caps&) const = default;
+};
+
+/// User policy. Defaults are the safe ones.
+struct Policy {
+  unsigned mass_delete_percent = 50;  ///< guard trips above this share of the stored pairs …
+  std::size_t mass_delete_min = 10;   ///< … and at or above this many expunges on one side
+  bool allow_mass_delete = false;     ///< --allow-mass-delete
+  bool sync_deleted_flag = true;      ///< propagate the \Deleted flag (rule 9)
+
+  bool operator==(const Policy&) const = default;
+};
+
+struct ReconcileInput {
+  StoredMailbox stored;
+  PerSide<Delta> delta;
+  PerSide<Caps> caps;
+  Policy policy;
+};
+
+/// Computes the plan for one mailbox pair. Total: any input gives a plan (never asserts on
+/// peer data). Sorted (sort_plan()). Deterministic.
+[[nodiscard]] Plan reconcile(const ReconcileInput& in);
+
+/// One mailbox pair's input, for the cross-mailbox move pass.
+struct MailboxInput {
+  MailboxKey mailbox = 0;
+  ReconcileInput input;
+};
+
+/// Finds messages moved between mailboxes on one side within one pass (PROTOCOL.md §4.8): a
+/// stored pair P of mailbox X vanished on side S (and its twin on T is still alive), while a
+/// new message with the same content appeared on S in another mailbox Y. Each such match
+/// becomes a Move on T of P's twin from X to Y (flags merged as in rule 3, with the new message's
+/// flags as S's current flags), and is removed from the inputs: P from X's stored pairs, its
+/// UID from X's delta[S].vanished, the new message from Y's delta[S].added. Reconciling the
+/// mutated inputs afterwards gives the rest of the work, without expunge or copy for the moved
+/// messages.
+///
+/// Matching uses the content key and the same ambiguity rule as pairing (reconcile.hpp rule 5):
+/// per content key and side, the vanished pairs and the new messages in *other* mailboxes must
+/// both be exactly one; anything else is left to copy + expunge. A new message whose content
+/// also matches a half pair or a new message on T in its own mailbox is left alone.
+/// Mailboxes whose delta on either side has uidvalidity_changed take no part.
+/// Returns the moves sorted by (side, from, uid).
+[[nodiscard]] std::vector<Move> match_moves(std::vector<MailboxInput>& mailboxes);
+
+}  // namespace twinbox::sync
