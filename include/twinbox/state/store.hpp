@@ -113,27 +113,7 @@ struct OpenOptions {
   int busy_timeout_ms = 5000;
 };
 
-class StateStore;
-
-/// An open write transaction (BEGIN IMMEDIATE). Commit explicitly; destruction without commit
-/// rolls back. At most one per StateStore at a time; the StateStore must outlive it. Mutating
-/// StateStore calls made while it is open join it.
-class Transaction {
- public:
-  Transaction(Transaction&& other) noexcept;
-  Transaction& operator=(Transaction&&) = delete;
-  Transaction(const Transaction&) = delete;
-  ~Transaction();
-
-  /// Commits (calls crash_point("state commit") first). After a failed commit the transaction
-  /// is rolled back.
-  Status commit();
-
- private:
-  friend class StateStore;
-  explicit Transaction(StateStore* store) : store_(store) {}
-  StateStore* store_;
-};
+class Transaction;
 
 class StateStore {
  public:
@@ -170,7 +150,7 @@ class StateStore {
 
   // ---- message pairs ----
   Result<std::vector<MessagePair>> pairs(MailboxPairId id);
-  /// Streams the pairs of a mailbox in local-UID order (void local UIDs last), stopping at the
+  /// Streams the pairs of a mailbox in local-UID order (void local UIDs first), stopping at the
   /// first error the callback returns.
   Status for_each_pair(MailboxPairId id, const std::function<Status(const MessagePair&)>& fn);
   Result<std::optional<MessagePair>> find_pair(MailboxPairId id, Side side, Uid uid);
@@ -204,6 +184,26 @@ class StateStore {
   friend class Transaction;
   explicit StateStore(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
+};
+
+/// An open write transaction (BEGIN IMMEDIATE). Commit explicitly; destruction without commit
+/// rolls back. At most one per StateStore at a time; the StateStore must outlive it (moving the
+/// StateStore is fine). Mutating StateStore calls made while it is open join it.
+class Transaction {
+ public:
+  Transaction(Transaction&& other) noexcept;
+  Transaction& operator=(Transaction&&) = delete;
+  Transaction(const Transaction&) = delete;
+  ~Transaction();
+
+  /// Commits (calls crash_point("state commit") first). After a failed commit the transaction
+  /// is rolled back.
+  Status commit();
+
+ private:
+  friend class StateStore;
+  explicit Transaction(StateStore::Impl* impl) : impl_(impl) {}
+  StateStore::Impl* impl_;
 };
 
 }  // namespace twinbox::state
