@@ -60,7 +60,8 @@ struct Disposition {
 };
 
 /// One body part (RFC 2045). For a message/rfc822 part, `children` holds exactly one part:
-/// the encapsulated message, whose `header` is the inner message's header. For a multipart,
+/// the encapsulated message, whose `header` is the inner message's header (an encoded or
+/// too deeply nested one is kept opaque: empty header, text/plain body). For a multipart,
 /// `children` holds its parts (at least one: a multipart whose body has no delimiter gets one
 /// synthesized text/plain part over its whole body).
 struct BodyPart {
@@ -131,7 +132,7 @@ struct Address {
 };
 
 /// Parses an RFC 5322 address-list (tolerant: obsolete routes, comments used as name when
-/// there is no display name, missing host -> ".MISSING-HOST-NAME.", empty members skipped).
+/// there is no display name, missing host -> "MISSING_DOMAIN" as Dovecot does, empty members skipped).
 std::vector<Address> parse_address_list(std::string_view text);
 
 struct Envelope {
