@@ -1,0 +1,420 @@
+// The reconciler: rules 1–9 of reconcile.hpp. Pure: no I/O, no clock, no logging.
+
+#include <twinbox/sync/reconcile.hpp>
+
+#include <algorithm>
+#include <string>
+#include <unordered_map>
+#include <tuple>
+#include <unordered_set>
+#include <utility>
+
+namespace twinbox::sync {
+namespace {
+
+using UidSet = std::unordered_set<std::uint32_t>;
+
+/// Drops \Deleted when the policy says not to sync it (rule 9).
+Flags clean(const Policy& policy, const Flags& f) {
+  return policy.sync_deleted_flag ? f : flags_without(f, "\\Deleted");
+}
+
+/// Pairs up two lists of identities by content (rule 5's ambiguity rule): per content key, the
+/// members of a group are zipped in list order only when both lists hold the same number of
+/// them and every zipped couple is same_content(). Returns (index in a, index in b).
+std::vector<std::pair<std::size_t, std::size_t>> match_by_content(
+    const std::vector<const MessageIdentity*>& a, const std::vector<const MessageIdentity*>& b) {
+  auto keyed = [](const std::vector<const MessageIdentity*>& v) {
+    std::vector<std::size_t> idx;
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      if (has_content_key(*v[i])) idx.push_back(i);
+    }
+    std::stable_sort(idx.begin(), idx.end(), [&v](std::size_t x, std::size_t y) {
+      return content_key_less(*v[x], *v[y]);
+    });
+    return idx;
+  };
+  const auto ia = keyed(a);
+  const auto ib = keyed(b);
+  std::vector<std::pair<std::size_t, std::size_t>> out;
+  std::size_t i = 0;
+  std::size_t j = 0;
+  while (i < ia.size() && j < ib.size()) {
+    const MessageIdentity& ka = *a[ia[i]];
+    const MessageIdentity& kb = *b[ib[j]];
+    if (content_key_less(ka, kb)) {
+      ++i;
+      continue;
+    }
+    if (content_key_less(kb, ka)) {
+      ++j;
+      continue;
+    }
+    std::size_t ei = i;
+    std::size_t ej = j;
+    while (ei < ia.size() && !content_key_less(ka, *a[ia[ei]])) ++ei;
+    while (ej < ib.size() && !content_key_less(kb, *b[ib[ej]])) ++ej;
+    if (ei - i == ej - j) {
+      bool all_same = true;
+      for (std::size_t k = 0; k < ei - i; ++k) {
+        all_same = all_same && same_content(*a[ia[i + k]], *b[ib[j + k]]);
+      }
+      if (all_same) {
+        for (std::size_t k = 0; k < ei - i; ++k) out.emplace_back(ia[i + k], ib[j + k]);
+      }
+    }
+    i = ei;
+    j = ej;
+  }
+  return out;
+}
+
+FlagDelta flag_delta(const Flags& current, const Flags& target) {
+  return FlagDelta{flags_difference(target, current), flags_difference(current, target)};
+}
+
+class Reconciler {
+ public:
+  explicit Reconciler(const ReconcileInput& in) : in_(in) {}
+
+  Plan run() {
+    index_deltas();
+    std::vector<const StoredPair*> halves_local;
+    std::vector<const StoredPair*> halves_remote;
+    PerSide<std::vector<const StoredPair*>*> halves{{&halves_local, &halves_remote}};
+    for (const StoredPair& p : in_.stored.pairs) {
+      const bool live_l = live(p, Side::Local);
+      const bool live_r = live(p, Side::Remote);
+      if (live_l && live_r) {
+        full_pair(p);
+      } else if (live_l || live_r) {
+        const Side t = live_l ? Side::Local : Side::Remote;
+        if (vanished_[t].count(p.uid[t].value) != 0) {
+          plan_.actions.emplace_back(ForgetPair{p.uid});  // rule 6, last sentence
+        } else {
+          halves[other(t)]->push_back(&p);
+        }
+      }
+      // Void on both sides: nothing to say; the caller voided both sides in the state.
+    }
+    for (Side s : kBothSides) repair_halves(s, *halves[s]);
+    pair_or_copy_new();
+    deletion_guard();
+    sort_plan(plan_);
+    return std::move(plan_);
+  }
+
+ private:
+  [[nodiscard]] bool live(const StoredPair& p, Side s) const {
+    return p.uid[s].valid() && !in_.delta[s].uidvalidity_changed;
+  }
+
+  void index_deltas() {
+    PerSide<UidSet> paired;
+    for (const StoredPair& p : in_.stored.pairs) {
+      for (Side s : kBothSides) {
+        if (live(p, s)) paired[s].insert(p.uid[s].value);
+      }
+    }
+    for (Side s : kBothSides) {
+      const Delta& d = in_.delta[s];
+      for (Uid u : d.vanished) vanished_[s].insert(u.value);
+      for (const FlagChange& c : d.changed) current_[s][c.uid.value] = &c.flags;
+      for (const NewMessage& m : d.added) {
+        if (paired[s].count(m.uid.value) != 0) {
+          current_[s][m.uid.value] = &m.flags;  // rule 7: a paired "new" UID is a flag report
+        } else if (m.uid.valid()) {
+          fresh_[s].push_back(&m);
+        }
+      }
+      std::sort(fresh_[s].begin(), fresh_[s].end(),
+                [](const NewMessage* a, const NewMessage* b) { return a->uid < b->uid; });
+    }
+  }
+
+  /// Current flags of a stored pair's message on `s`: the reported ones, else the base.
+  [[nodiscard]] Flags current(const StoredPair& p, Side s) const {
+    auto it = current_[s].find(p.uid[s].value);
+    return clean(in_.policy, it != current_[s].end() ? *it->second : p.base);
+  }
+
+  void store(Side s, Uid uid, const Flags& cur, const Flags& result) {
+    if (same_flags(cur, result)) return;
+    const Caps& caps = in_.caps[s];
+    plan_.actions.emplace_back(
+        StoreFlags{s, uid, flag_delta(cur, result),
+                   caps.condstore ? in_.delta[s].snapshot.highestmodseq : ModSeq{}});
+  }
+
+  // Rules 1–3.
+  void full_pair(const StoredPair& p) {
+    PerSide<bool> gone;
+    for (Side s : kBothSides) gone[s] = vanished_[s].count(p.uid[s].value) != 0;
+    if (gone[Side::Local] && gone[Side::Remote]) {
+      plan_.actions.emplace_back(ForgetPair{p.uid});
+      return;
+    }
+    for (Side s : kBothSides) {
+      if (gone[s]) {
+        const Side t = other(s);
+        plan_.actions.emplace_back(Expunge{t, p.uid[t], p.uid, !in_.caps[t].uidplus});
+        return;
+      }
+    }
+    const Flags base = clean(in_.policy, p.base);
+    PerSide<Flags> cur;
+    for (Side s : kBothSides) cur[s] = current(p, s);
+    const Flags result = merge_flags(base, cur[Side::Local], cur[Side::Remote]);
+    for (Side s : kBothSides) store(s, p.uid[s], cur[s], result);
+    if (!same_flags(result, p.base)) plan_.actions.emplace_back(UpdateBase{p.uid, result});
+  }
+
+  // Rule 6: half pairs whose uid[s] is void, against the new messages on s.
+  void repair_halves(Side s, const std::vector<const StoredPair*>& halves_in) {
+    if (halves_in.empty()) return;
+    const Side t = other(s);
+    std::vector<const StoredPair*> halves = halves_in;
+    std::sort(halves.begin(), halves.end(), [t](const StoredPair* a, const StoredPair* b) {
+      return a->uid[t] < b->uid[t];
+    });
+    std::vector<const MessageIdentity*> ha;
+    std::vector<const MessageIdentity*> fb;
+    for (const StoredPair* p : halves) ha.push_back(&p->identity);
+    for (const NewMessage* m : fresh_[s]) fb.push_back(&m->identity);
+    std::vector<bool> half_done(halves.size(), false);
+    std::vector<bool> fresh_used(fresh_[s].size(), false);
+    for (auto [hi, fi] : match_by_content(ha, fb)) {
+      const StoredPair& p = *halves[hi];
+      const NewMessage& m = *fresh_[s][fi];
+      half_done[hi] = true;
+      fresh_used[fi] = true;
+      PerSide<Uid> uid;
+      uid[s] = m.uid;
+      uid[t] = p.uid[t];
+      PerSide<Flags> cur;
+      cur[t] = current(p, t);
+      cur[s] = clean(in_.policy, m.flags);
+      // S has no trustworthy base: its removals are ignored, its additions kept.
+      const Flags result = flags_union(cur[t], cur[s]);
+      plan_.actions.emplace_back(RecordPair{uid, result, p.identity});
+      for (Side x : kBothSides) store(x, uid[x], cur[x], result);
+    }
+    for (std::size_t i = 0; i < halves.size(); ++i) {
+      if (half_done[i]) continue;
+      const StoredPair& p = *halves[i];
+      // Never delete on T because S lost its UIDs: bring T's message back to S.
+      plan_.actions.emplace_back(Copy{t, p.uid[t], current(p, t), p.identity});
+    }
+    std::vector<const NewMessage*> rest;
+    for (std::size_t i = 0; i < fresh_[s].size(); ++i) {
+      if (!fresh_used[i]) rest.push_back(fresh_[s][i]);
+    }
+    fresh_[s] = std::move(rest);
+  }
+
+  // Rules 4 and 5.
+  void pair_or_copy_new() {
+    PerSide<std::vector<const MessageIdentity*>> ids;
+    for (Side s : kBothSides) {
+      for (const NewMessage* m : fresh_[s]) ids[s].push_back(&m->identity);
+    }
+    PerSide<std::vector<bool>> used;
+    for (Side s : kBothSides) used[s].assign(fresh_[s].size(), false);
+    for (auto [li, ri] : match_by_content(ids[Side::Local], ids[Side::Remote])) {
+      PerSide<const NewMessage*> m{{fresh_[Side::Local][li], fresh_[Side::Remote][ri]}};
+      used[Side::Local][li] = true;
+      used[Side::Remote][ri] = true;
+      PerSide<Flags> cur;
+      PerSide<Uid> uid;
+      for (Side s : kBothSides) {
+        cur[s] = clean(in_.policy, m[s]->flags);
+        uid[s] = m[s]->uid;
+      }
+      // No base: nothing can have been removed, so the union is the merge.
+      const Flags result = flags_union(cur[Side::Local], cur[Side::Remote]);
+      plan_.actions.emplace_back(RecordPair{uid, result, m[Side::Local]->identity});
+      for (Side s : kBothSides) store(s, uid[s], cur[s], result);
+    }
+    for (Side s : kBothSides) {
+      for (std::size_t i = 0; i < fresh_[s].size(); ++i) {
+        if (used[s][i]) continue;
+        const NewMessage& m = *fresh_[s][i];
+        plan_.actions.emplace_back(Copy{s, m.uid, clean(in_.policy, m.flags), m.identity});
+      }
+    }
+  }
+
+  // Rule 8.
+  void deletion_guard() {
+    const Policy& pol = in_.policy;
+    if (pol.allow_mass_delete) return;
+    PerSide<std::size_t> count;
+    for (const Action& a : plan_.actions) {
+      if (const auto* e = std::get_if<Expunge>(&a)) ++count[e->side];
+    }
+    const std::size_t total = in_.stored.pairs.size();
+    for (Side t : kBothSides) {
+      const std::size_t n = count[t];
+      if (n < pol.mass_delete_min || n * 100 <= std::size_t{pol.mass_delete_percent} * total) {
+        continue;
+      }
+      std::string reason = "would expunge " + std::to_string(n) + " of " + std::to_string(total) +
+                           " messages on the " + std::string(to_string(t)) +
+                           " side because they vanished on the " +
+                           std::string(to_string(other(t))) + " side (more than " +
+                           std::to_string(pol.mass_delete_percent) +
+                           "%); nothing was changed in this mailbox. If the deletion is "
+                           "intended, run again with --allow-mass-delete";
+      plan_.actions.clear();
+      plan_.actions.emplace_back(SkipMailbox{std::move(reason)});
+      return;
+    }
+  }
+
+  const ReconcileInput& in_;
+  Plan plan_;
+  PerSide<UidSet> vanished_;
+  PerSide<std::unordered_map<std::uint32_t, const Flags*>> current_;
+  PerSide<std::vector<const NewMessage*>> fresh_;
+};
+
+}  // namespace
+
+Plan reconcile(const ReconcileInput& in) { return Reconciler(in).run(); }
+
+// ---- cross-mailbox moves ----
+
+namespace {
+
+struct Gone {
+  std::size_t box;
+  std::size_t pair;
+};
+struct Fresh {
+  std::size_t box;
+  std::size_t added;
+};
+
+bool takes_part(const MailboxInput& b) {
+  return !b.input.delta[Side::Local].uidvalidity_changed &&
+         !b.input.delta[Side::Remote].uidvalidity_changed;
+}
+
+}  // namespace
+
+std::vector<Move> match_moves(std::vector<MailboxInput>& boxes) {
+  std::vector<Move> moves;
+  // Removals, applied after both sides were matched so indices stay valid.
+  std::vector<std::unordered_set<std::size_t>> drop_pairs(boxes.size());
+  std::vector<PerSide<std::unordered_set<std::size_t>>> drop_added(boxes.size());
+  std::vector<PerSide<UidSet>> drop_vanished(boxes.size());
+
+  for (Side s : kBothSides) {
+    const Side t = other(s);
+    std::vector<Gone> gone;
+    std::vector<Fresh> fresh;
+    for (std::size_t b = 0; b < boxes.size(); ++b) {
+      const ReconcileInput& in = boxes[b].input;
+      if (!takes_part(boxes[b])) continue;
+      PerSide<UidSet> vanished;
+      PerSide<UidSet> paired;
+      for (Side x : kBothSides) {
+        for (Uid u : in.delta[x].vanished) vanished[x].insert(u.value);
+      }
+      for (std::size_t i = 0; i < in.stored.pairs.size(); ++i) {
+        const StoredPair& p = in.stored.pairs[i];
+        for (Side x : kBothSides) paired[x].insert(p.uid[x].value);
+        if (p.uid[s].valid() && p.uid[t].valid() && vanished[s].count(p.uid[s].value) != 0 &&
+            vanished[t].count(p.uid[t].value) == 0) {
+          gone.push_back({b, i});
+        }
+      }
+      for (std::size_t i = 0; i < in.delta[s].added.size(); ++i) {
+        const NewMessage& m = in.delta[s].added[i];
+        if (!m.uid.valid() || paired[s].count(m.uid.value) != 0) continue;
+        // Left to rule 5 when the other side has the same content new in this mailbox.
+        const auto& other_new = in.delta[t].added;
+        if (std::any_of(other_new.begin(), other_new.end(), [&](const NewMessage& n) {
+              return same_content(n.identity, m.identity);
+            })) {
+          continue;
+        }
+        fresh.push_back({b, i});
+      }
+    }
+    std::vector<const MessageIdentity*> gi;
+    std::vector<const MessageIdentity*> fi;
+    for (const Gone& g : gone) gi.push_back(&boxes[g.box].input.stored.pairs[g.pair].identity);
+    for (const Fresh& f : fresh) fi.push_back(&boxes[f.box].input.delta[s].added[f.added].identity);
+    for (auto [a, b] : match_by_content(gi, fi)) {
+      // The ambiguity rule demands exactly one of each per key: a group of equal size > 1
+      // could pair the wrong mailboxes.
+      const MessageIdentity& key = *gi[a];
+      auto count_key = [&key](const std::vector<const MessageIdentity*>& v) {
+        return std::count_if(v.begin(), v.end(), [&key](const MessageIdentity* x) {
+          return !content_key_less(*x, key) && !content_key_less(key, *x);
+        });
+      };
+      if (count_key(gi) != 1 || count_key(fi) != 1) continue;
+      const Gone& g = gone[a];
+      const Fresh& f = fresh[b];
+      if (g.box == f.box) continue;  // same mailbox: an expunge + re-append, not a move
+      const ReconcileInput& from = boxes[g.box].input;
+      const StoredPair& p = from.stored.pairs[g.pair];
+      const NewMessage& m = boxes[f.box].input.delta[s].added[f.added];
+      const Policy& pol = from.policy;
+
+      const Flags base = clean(pol, p.base);
+      PerSide<Flags> cur;
+      cur[s] = clean(pol, m.flags);
+      cur[t] = base;
+      for (const FlagChange& c : from.delta[t].changed) {
+        if (c.uid == p.uid[t]) cur[t] = clean(pol, c.flags);
+      }
+      Move mv;
+      mv.side = t;
+      mv.from = boxes[g.box].mailbox;
+      mv.to = boxes[f.box].mailbox;
+      mv.from_pair = p.uid;
+      mv.twin = m.uid;
+      mv.base = merge_flags(base, cur[s], cur[t]);
+      for (Side x : kBothSides) mv.store[x] = flag_delta(cur[x], mv.base);
+      mv.identity = p.identity;
+      moves.push_back(std::move(mv));
+
+      drop_pairs[g.box].insert(g.pair);
+      drop_vanished[g.box][s].insert(p.uid[s].value);
+      drop_added[f.box][s].insert(f.added);
+    }
+  }
+
+  for (std::size_t b = 0; b < boxes.size(); ++b) {
+    ReconcileInput& in = boxes[b].input;
+    if (!drop_pairs[b].empty()) {
+      std::vector<StoredPair> kept;
+      for (std::size_t i = 0; i < in.stored.pairs.size(); ++i) {
+        if (drop_pairs[b].count(i) == 0) kept.push_back(std::move(in.stored.pairs[i]));
+      }
+      in.stored.pairs = std::move(kept);
+    }
+    for (Side s : kBothSides) {
+      auto& v = in.delta[s].vanished;
+      v.erase(std::remove_if(v.begin(), v.end(),
+                             [&](Uid u) { return drop_vanished[b][s].count(u.value) != 0; }),
+              v.end());
+      if (drop_added[b][s].empty()) continue;
+      std::vector<NewMessage> kept;
+      for (std::size_t i = 0; i < in.delta[s].added.size(); ++i) {
+        if (drop_added[b][s].count(i) == 0) kept.push_back(std::move(in.delta[s].added[i]));
+      }
+      in.delta[s].added = std::move(kept);
+    }
+  }
+  std::sort(moves.begin(), moves.end(), [](const Move& a, const Move& b) {
+    return std::tuple(a.side, a.from, a.from_pair[a.side]) <
+           std::tuple(b.side, b.from, b.from_pair[b.side]);
+  });
+  return moves;
+}
+
+}  // namespace twinbox::sync
