@@ -163,7 +163,7 @@ ParseStatus ResponseParser::Impl::on_line_end(std::size_t lf, Response& out) {
     std::size_t j = e - 1;
     if (j > seg_start && buf[j - 1] == '+') --j;  // `{n+}`: not from servers, tolerated
     std::size_t d = j;
-    while (d > seg_start && chars::is_digit(static_cast<unsigned char>(buf[d - 1])) && j - d <= 20) --d;
+    while (d > seg_start && chars::is_digit(static_cast<unsigned char>(buf[d - 1]))) --d;
     if (d < j && d > seg_start && buf[d - 1] == '{') {
       std::uint64_t n = 0;
       for (std::size_t i = d; i < j; ++i) {
