@@ -107,6 +107,14 @@ write_config() {
   else
     uid=$(id -u) gid=$(id -g) login_user=$me internal_user=$me
   fi
+  # Without root, Dovecot cannot chroot its login and anvil processes.
+  local chroot_login="" chroot_anvil=""
+  if [[ $(id -u) -ne 0 ]]; then
+    chroot_login="  chroot ="
+    chroot_anvil="service anvil {
+  chroot =
+}"
+  fi
   local dh=""
   [[ -r /usr/share/dovecot/dh.pem ]] && dh="ssl_dh = </usr/share/dovecot/dh.pem"
   cat >"$dir/dovecot.conf" <<EOF
@@ -174,6 +182,7 @@ protocol imap {
   mail_plugins = \$mail_plugins imap_zlib
 }
 service imap-login {
+$chroot_login
   inet_listener imap {
     address = 127.0.0.1
     port = $imap_port
@@ -184,6 +193,7 @@ service imap-login {
     ssl = yes
   }
 }
+$chroot_anvil
 service stats {
   unix_listener stats-reader {
     mode = 0666
