@@ -52,7 +52,9 @@ struct ResponseParser::Impl {
     return ParseStatus::Error;
   }
   ParseStatus die_at(Errc code, std::size_t p, std::string_view what) {
-    const std::string_view resp(buf.data() + start, buf.size() - start);
+    // Only bytes up to p: what follows depends on how the input was split.
+    const std::size_t len = p < buf.size() ? p + 1 - start : buf.size() - start;
+    const std::string_view resp(buf.data() + start, len);
     return die(code, stream_offset(p), what, detail::excerpt(resp, p - start));
   }
 
