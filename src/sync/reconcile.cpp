@@ -90,7 +90,11 @@ class Reconciler {
       } else if (live_l || live_r) {
         const Side t = live_l ? Side::Local : Side::Remote;
         if (vanished_[t].count(p.uid[t].value) != 0) {
-          plan_.actions.emplace_back(ForgetPair{p.uid});  // rule 6, last sentence
+          // Rule 6, last sentence. The voided UID is reported as 0, as the state holds it
+          // after StateStore::void_side.
+          PerSide<Uid> uid;
+          uid[t] = p.uid[t];
+          plan_.actions.emplace_back(ForgetPair{uid});
         } else {
           halves[other(t)]->push_back(&p);
         }

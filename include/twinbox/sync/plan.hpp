@@ -99,7 +99,8 @@ struct Expunge {
 };
 
 /// Forget the stored pair `uid`; nothing happens on the servers (both twins are gone, or one is
-/// gone and the other was never known after a UIDVALIDITY change).
+/// gone and the other was never known after a UIDVALIDITY change; then the voided UID is 0,
+/// as StateStore::void_side leaves it).
 /// Key: (Local, uid[Local]), or (Remote, uid[Remote]) when the local UID is void.
 struct ForgetPair {
   PerSide<Uid> uid;
