@@ -95,9 +95,10 @@ class Session {
   /// ID (RFC 2971 §3.1) with the given key/value pairs (never an empty list).
   Result<imap::IdData> id(const std::vector<std::pair<std::string, std::string>>& params,
                           Deadline deadline);
-  /// COMPRESS DEFLATE (RFC 4978 §3): needs COMPRESS=DEFLATE and nothing in flight; wraps the
-  /// stream in net's deflate stream. NO [COMPRESSIONACTIVE] is success.
-  Status compress(Deadline deadline);
+  /// COMPRESS DEFLATE (RFC 4978 §3): needs COMPRESS=DEFLATE and nothing in flight; then
+  /// `wrap` puts the stream into net's deflate stream (connect() passes it). NO
+  /// [COMPRESSIONACTIVE] is success.
+  Status compress(const StreamUpgrade& wrap, Deadline deadline);
 
   // ---- State ----------------------------------------------------------------------------
 
@@ -227,8 +228,10 @@ class Session {
   /// are an Errc::Protocol error). For tests and rare commands.
   Pending<imap::Tagged> raw(std::string_view command);
 
- private:
+  /// Implementation detail (src/client/session_impl.hpp); opaque to callers.
   struct Impl;
+
+ private:
   std::unique_ptr<Impl> impl_;
 };
 
