@@ -1,0 +1,76 @@
+#pragma once
+/// Configuration of the embedded IMAP server (`twinbox serve`). Plain values: the CLI fills
+/// them from flags, tests construct them directly.
+
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace twinbox::server {
+
+struct User {
+  std::string name;
+  std::string password;
+};
+
+/// Resource limits. Every one is a parameter (STYLE.md); defaults suit a personal server.
+struct Limits {
+  std::size_t max_line = 64 * 1024;               ///< octets of a command line, literals excluded
+  std::uint64_t max_literal = 64ULL * 1024 * 1024;  ///< octets of one literal (APPEND size cap)
+  std::size_t max_connections = 256;              ///< more are greeted with BYE and closed
+  std::size_t output_high_water = 1024 * 1024;    ///< stop producing output above this (back-pressure)
+  int idle_timeout_ms = 30 * 60 * 1000;           ///< RFC 3501 §5.4: at least 30 minutes
+  int auth_fail_delay_ms = 1000;                  ///< delay of the NO after a failed login
+  std::size_t max_auth_failures = 5;              ///< then BYE
+};
+
+/// Test-only behaviour. Ignored unless `enabled` is true (the CLI hides them behind an
+/// explicit flag), so a production server cannot be switched into them by accident.
+struct TestControls {
+  bool enabled = false;
+  /// Mailbox name -> UIDVALIDITY to force (mailbox created when missing; messages renumbered).
+  std::map<std::string, std::uint32_t> uidvalidity;
+  /// Close a connection once it has written this many octets (0 = never).
+  std::uint64_t drop_after_bytes = 0;
+  /// Close the connection after an APPEND was committed but before its tagged OK.
+  bool drop_after_append = false;
+  /// Send COPYUID of MOVE in the tagged OK instead of an untagged OK before the expunges.
+  bool copyuid_tagged = false;
+  /// Answer every STORE with UNCHANGEDSINCE as if all its messages had been modified.
+  bool unchangedsince_always_modified = false;
+};
+
+struct Options {
+  std::string listen_host = "127.0.0.1";
+  std::uint16_t port = 143;  ///< 0 = ephemeral; Server::start() returns the chosen port
+  bool listen = true;        ///< false: no plain listener (stdio or TLS only)
+  /// Implicit-TLS listener port (0 = ephemeral), only when tls_cert/tls_key are set and
+  /// tls_listen is true.
+  std::uint16_t tls_port = 993;
+  bool tls_listen = false;
+  std::string tls_cert;  ///< PEM certificate chain; enables STARTTLS on the plain listener
+  std::string tls_key;   ///< PEM private key
+
+  std::string db_path = ":memory:";  ///< SQLite file, or ":memory:"
+  bool durable = false;              ///< fsync every commit (synchronous=FULL)
+
+  std::vector<User> users;  ///< accepted logins
+  std::string users_file;   ///< optional file of "name:password" lines (# comments)
+
+  /// Capabilities switched off (upper case, e.g. "QRESYNC", "CONDSTORE", "UIDPLUS", "MOVE",
+  /// "LITERAL+", "LIST-STATUS", "LIST-EXTENDED", "ESEARCH", "ENABLE", "COMPRESS=DEFLATE",
+  /// "NOTIFY", "IDLE", "SPECIAL-USE", "OBJECTID", "UNSELECT", "NAMESPACE", "ID",
+  /// "MULTIAPPEND", "STARTTLS", "SASL-IR"). Switching one off removes its commands and
+  /// behaviour as well: without CONDSTORE there is no MODSEQ anywhere (and no QRESYNC).
+  std::set<std::string> disabled;
+
+  Limits limits;
+  TestControls test;
+
+  /// Greeting text after "* OK [CAPABILITY …] ".
+  std::string greeting = "twinbox IMAP server ready.";
+};
+
+}  // namespace twinbox::server

@@ -1,0 +1,58 @@
+#pragma once
+/// State shared by all sessions of one server: the store, the options, the users, the
+/// capability set, the clock. Private to the server layer.
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <twinbox/server/options.hpp>
+
+#include "storage.hpp"
+
+namespace twinbox::server {
+
+using Clock = std::chrono::steady_clock;
+
+class ServerCore {
+ public:
+  ServerCore(Options options, std::unique_ptr<Storage> storage);
+
+  [[nodiscard]] const Options& options() const { return options_; }
+  [[nodiscard]] Storage& store() { return *storage_; }
+
+  /// True when extension `name` (upper case) is offered.
+  [[nodiscard]] bool has(std::string_view name) const;
+  /// The CAPABILITY list (without "CAPABILITY") for a session in the given situation.
+  [[nodiscard]] std::string capabilities(bool authenticated, bool tls_active, bool compressed) const;
+  [[nodiscard]] bool tls_available() const { return tls_available_; }
+  void set_tls_available(bool v) { tls_available_ = v; }
+  /// COMPRESS=DEFLATE needs the net layer's deflate stream.
+  [[nodiscard]] bool compress_supported() const { return compress_supported_; }
+  void set_compress_supported(bool v) { compress_supported_ = v; }
+
+  /// Constant-time password check (the comparison does not stop at the first difference).
+  [[nodiscard]] bool check_password(std::string_view user, std::string_view password) const;
+  [[nodiscard]] bool user_exists(std::string_view user) const;
+  void add_user(const std::string& name, const std::string& password) { users_[name] = password; }
+  /// Creates INBOX for the user when missing.
+  Status ensure_user_mailboxes(std::string_view user);
+
+  /// A test control applied while it lasts: bytes written by each connection (drop_after_bytes).
+  [[nodiscard]] bool test_enabled() const { return options_.test.enabled; }
+
+ private:
+  Options options_;
+  std::unique_ptr<Storage> storage_;
+  std::map<std::string, std::string, std::less<>> users_;
+  std::set<std::string, std::less<>> disabled_;
+  bool tls_available_ = false;
+  bool compress_supported_ = false;
+};
+
+}  // namespace twinbox::server
