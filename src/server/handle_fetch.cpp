@@ -68,8 +68,14 @@ std::optional<std::string_view> bracket_text(Cursor& c) {
 }
 
 std::string parse_item(Cursor& c, std::vector<FetchItem>& items, const ServerCore& core) {
-  auto a = c.atom();
-  if (!a) return "expected a fetch item: " + c.error();
+  // fetch-att names stop at "[" (BODY[...]), which is an ATOM-CHAR.
+  std::size_t start = c.pos();
+  std::string_view head = c.rest();
+  std::size_t len = 0;
+  while (len < head.size() && head[len] != '[' && is_atom_char(static_cast<unsigned char>(head[len]))) ++len;
+  if (len == 0) return "expected a fetch item" + std::string(head.empty() ? "" : " near '" + std::string(head.substr(0, 20)) + "'");
+  c.set_pos(start + len);
+  std::optional<std::string_view> a = head.substr(0, len);
   std::string name = to_upper(*a);
   auto add = [&](Item k) { items.push_back(FetchItem{k, {}, false}); };
   if (name == "ALL") {

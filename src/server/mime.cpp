@@ -22,8 +22,10 @@ std::string_view trim(std::string_view s) {
 
 /// End of the line starting at `pos` (index of '\n' or `limit`), and the start of the next.
 std::pair<std::size_t, std::size_t> line_at(std::string_view b, std::size_t pos, std::size_t limit) {
-  std::size_t nl = b.find('\n', pos);
-  if (nl == std::string_view::npos || nl >= limit) return {limit, limit};
+  // Search only up to `limit`: an unterminated last line must not scan the rest of the
+  // message once per part (that would make nesting quadratic).
+  std::size_t nl = b.substr(0, limit).find('\n', pos);
+  if (nl == std::string_view::npos) return {limit, limit};
   return {nl, nl + 1};
 }
 
@@ -63,8 +65,8 @@ Span scan_header(std::string_view b, std::size_t start, std::size_t limit,
       continue;
     }
     in_field = false;
-    std::size_t colon = b.find(':', pos);
-    if (colon != std::string_view::npos && colon < ce) {
+    std::size_t colon = b.substr(0, ce).find(':', pos);  // within this line only
+    if (colon != std::string_view::npos) {
       std::size_t name_end = colon;
       while (name_end > pos && is_wsp(b[name_end - 1])) --name_end;
       bool ok = name_end > pos;
@@ -222,9 +224,12 @@ std::vector<MimeParam> join_continuations(std::vector<RawParam> raw) {
     }
     std::stable_sort(group.begin(), group.end(),
                      [&](std::size_t a, std::size_t b) { return raw[a].section < raw[b].section; });
-    bool extended = raw[group.front()].extended;
+    bool extended = false;  // any extended section makes the joined value `name*`
     std::string value;
-    for (std::size_t j : group) value += raw[j].value;
+    for (std::size_t j : group) {
+      value += raw[j].value;
+      extended = extended || raw[j].extended;
+    }
     out.push_back({extended ? raw[i].base + "*" : raw[i].base, std::move(value)});
   }
   return out;
@@ -483,10 +488,13 @@ std::string decode_rfc2047(std::string_view v) {
   std::size_t pending_ws = std::string_view::npos;  // start of white space after an encoded word
   while (i < v.size()) {
     if (v[i] == '=' && i + 1 < v.size() && v[i + 1] == '?') {
-      // =?charset?X?text?=
-      std::size_t q1 = v.find('?', i + 2);
-      std::size_t q2 = q1 == std::string_view::npos ? q1 : v.find('?', q1 + 1);
-      std::size_t end = q2 == std::string_view::npos ? q2 : v.find("?=", q2 + 1);
+      // =?charset?X?text?= ; RFC 2047 §2 limits a word to 75 octets. Looking no further
+      // than kMaxWord keeps a value full of "=?" linear.
+      constexpr std::size_t kMaxWord = 256;
+      std::string_view w = v.substr(0, std::min(v.size(), i + kMaxWord));
+      std::size_t q1 = w.find('?', i + 2);
+      std::size_t q2 = q1 == std::string_view::npos ? q1 : w.find('?', q1 + 1);
+      std::size_t end = q2 == std::string_view::npos ? q2 : w.find("?=", q2 + 1);
       if (end != std::string_view::npos && q2 == q1 + 2) {
         std::string_view charset = v.substr(i + 2, q1 - i - 2);
         charset = charset.substr(0, charset.find('*'));  // RFC 2231 §5 language suffix

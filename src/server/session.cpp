@@ -242,9 +242,10 @@ void Session::process() {
         auto tag = c.tag();
         std::string t = tag ? std::string(*tag) : "*";
         bool plus = framer_.literal_plus();
+        std::uint64_t size = framer_.literal_size();
         in_.erase(0, framer_.consumed());
         framer_.reset();
-        tagged(t, "NO", "[TOOBIG] Literal of " + std::to_string(framer_.literal_size()) +
+        tagged(t, "NO", "[TOOBIG] Literal of " + std::to_string(size) +
                             " octets is over the limit of " +
                             std::to_string(core_.options().limits.max_literal) + ".");
         if (plus) {
