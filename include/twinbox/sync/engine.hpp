@@ -1,0 +1,76 @@
+#pragma once
+/// One `twinbox sync` run (DESIGN.md "Data flow of one sync"): connect both endpoints, pair
+/// the mailbox lists, read each changed pair's deltas, find cross-mailbox moves, reconcile,
+/// execute, record. The CLI turns its report into output lines and an exit code.
+///
+/// Per-mailbox failures (Scope::Mailbox or Message) stop that mailbox only: they are in the
+/// report and the run goes on. Connection, authentication, TLS and state failures end the run
+/// with an Error.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <twinbox/base/ids.hpp>
+#include <twinbox/base/result.hpp>
+#include <twinbox/client/connect.hpp>
+#include <twinbox/sync/mailboxes.hpp>
+#include <twinbox/sync/reconcile.hpp>
+
+namespace twinbox::sync {
+
+struct EngineOptions {
+  PerSide<client::EndpointOptions> endpoints;
+  std::string state_path;
+  ListPolicy list;
+  Policy policy;
+  /// Print the plan, change nothing on either server and nothing in the state.
+  bool dry_run = false;
+  /// Only these mailboxes (canonical names, '/' separated, as the user types them); empty = all.
+  std::vector<std::string> only;
+  /// Bound of every wait on a server (per round trip, not per run).
+  std::chrono::milliseconds timeout{120'000};
+  /// Bytes of message bodies buffered between a FETCH and its APPEND (the copy window).
+  std::uint64_t copy_window = 8u << 20;
+};
+
+/// Counts of one direction: what was done TO that side.
+struct Counts {
+  std::uint64_t copied = 0;
+  std::uint64_t flags = 0;
+  std::uint64_t expunged = 0;
+  std::uint64_t moved = 0;
+  std::uint64_t bytes = 0;
+  [[nodiscard]] bool any() const { return copied || flags || expunged || moved; }
+  Counts& operator+=(const Counts& o);
+};
+
+struct MailboxReport {
+  std::string name;             ///< canonical name
+  PerSide<Counts> to;           ///< work done to each side
+  bool created = false;         ///< created on one side this run
+  std::string error;            ///< non-empty: this mailbox stopped (partial failure)
+  std::vector<std::string> plan;  ///< dry run: the actions that would be carried out
+};
+
+struct SyncReport {
+  std::vector<MailboxReport> mailboxes;     ///< pairs that changed, failed or were planned
+  std::vector<MailboxProblem> problems;     ///< mailbox-list problems (deletions, names)
+  PerSide<Counts> total;
+  std::size_t mailboxes_checked = 0;
+  std::size_t mailboxes_skipped_unchanged = 0;
+  PerSide<std::uint64_t> commands;  ///< IMAP commands sent per side after login
+  [[nodiscard]] bool partial() const;
+  [[nodiscard]] bool changed() const;
+};
+
+/// Log lines for the user (already formatted, one event each).
+using LogFn = std::function<void(std::string_view line)>;
+
+/// Runs one sync. Errors: Errc::Conflict (another run holds the state), Errc::Storage,
+/// Errc::Network / Timeout / Tls / Auth / AuthRetry / Closed (a connection), Errc::Config.
+Result<SyncReport> run_sync(const EngineOptions& options, const LogFn& log);
+
+}  // namespace twinbox::sync

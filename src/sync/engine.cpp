@@ -1,0 +1,628 @@
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <sstream>
+#include <thread>
+#include <ctime>
+
+#include <twinbox/base/crash_point.hpp>
+
+#include <twinbox/client/loop.hpp>
+#include <twinbox/sync/engine.hpp>
+#include <twinbox/sync/executor.hpp>
+#include <twinbox/sync/reader.hpp>
+
+namespace twinbox::sync {
+
+Counts& Counts::operator+=(const Counts& o) {
+  copied += o.copied;
+  flags += o.flags;
+  expunged += o.expunged;
+  moved += o.moved;
+  bytes += o.bytes;
+  return *this;
+}
+
+bool SyncReport::partial() const {
+  return std::any_of(mailboxes.begin(), mailboxes.end(),
+                     [](const MailboxReport& m) { return !m.error.empty(); }) ||
+         !problems.empty();
+}
+
+bool SyncReport::changed() const {
+  return total[Side::Local].any() || total[Side::Remote].any() ||
+         std::any_of(mailboxes.begin(), mailboxes.end(),
+                     [](const MailboxReport& m) { return m.created; });
+}
+
+namespace {
+
+using Deadline = net::Deadline;
+
+MessageIdentity from_state(const state::ContentIdentity& c) {
+  return {c.message_id, c.size, c.internaldate, c.sha256};
+}
+
+StoredMailbox load_stored(const std::vector<state::MessagePair>& pairs) {
+  StoredMailbox m;
+  m.pairs.reserve(pairs.size());
+  for (const auto& p : pairs) {
+    m.pairs.push_back({p.uid, parse_flags(p.base_flags), from_state(p.identity)});
+  }
+  return m;
+}
+
+std::string canonical_of(const std::string& wire, const Namespace& ns) {
+  auto p = canonical_path(wire, ns);
+  if (!p) return wire;
+  std::string out;
+  for (const auto& c : *p) {
+    if (!out.empty()) out += '/';
+    out += c;
+  }
+  return out;
+}
+
+MailboxEntry to_entry(const client::ListEntry& e) {
+  MailboxEntry m;
+  m.name = e.name;
+  m.special_use = e.special_use;
+  m.selectable = e.selectable();
+  m.subscribed = e.subscribed;
+  m.is_virtual = e.has_attribute("\\All") || e.has_attribute("\\Flagged");
+  if (m.special_use == "\\All" || m.special_use == "\\Flagged") m.special_use.clear();
+  if (e.status) {
+    if (e.status->uid_validity) m.uidvalidity = *e.status->uid_validity;
+    if (e.status->uid_next) m.uidnext = *e.status->uid_next;
+    if (e.status->highest_modseq) m.highestmodseq = *e.status->highest_modseq;
+    if (e.status->messages) m.messages = *e.status->messages;
+    if (e.status->mailbox_id) m.mailbox_id = *e.status->mailbox_id;
+  }
+  return m;
+}
+
+/// True when neither side moved since the stored state (PROTOCOL.md §1.5 skip rule). A side
+/// without HIGHESTMODSEQ can have changed flags unseen: never skipped.
+bool unchanged(const state::MailboxPair& stored, const PerSide<std::optional<MailboxEntry>>& e) {
+  for (Side s : kBothSides) {
+    if (!e[s]) return false;
+    const auto& st = stored.side[s];
+    const auto& en = *e[s];
+    if (!st.uidvalidity.valid() || !en.uidvalidity || !en.uidnext || !en.highestmodseq) return false;
+    if (*en.uidvalidity != st.uidvalidity || *en.uidnext != st.uidnext ||
+        *en.highestmodseq != st.highestmodseq || en.highestmodseq->value == 0) {
+      return false;
+    }
+  }
+  return true;
+}
+
+/// Matches pending append intents of a mailbox against the new messages of their target side
+/// (PROTOCOL.md §4.7): exactly one unclaimed content match above the pre-append UIDNEXT ->
+/// the pair is recorded; none -> the APPEND never happened, the intent is dropped (the copy is
+/// planned again); several -> ambiguous, the mailbox stops (never a second copy).
+Status resolve_intents(state::StateStore& store, state::MailboxPairId id,
+                       const PerSide<Delta>& delta, const StoredMailbox& stored) {
+  auto intents = store.intents(id);
+  if (!intents) return intents.error();
+  if (intents->empty()) return {};
+  PerSide<std::set<std::uint32_t>> claimed;
+  for (const auto& p : stored.pairs) {
+    for (Side s : kBothSides) {
+      if (p.uid[s].valid()) claimed[s].insert(p.uid[s].value);
+    }
+  }
+  std::vector<state::MessagePair> adopt;
+  std::vector<std::int64_t> drop;
+  for (const auto& in : *intents) {
+    Side to = other(in.source_side);
+    const Delta& d = delta[to];
+    if (d.snapshot.uidvalidity != in.target_uidvalidity) {
+      drop.push_back(in.id);  // target renumbered: content re-pairing takes over
+      continue;
+    }
+    MessageIdentity want = from_state(in.identity);
+    std::vector<const NewMessage*> found;
+    for (const auto& m : d.added) {
+      if (m.uid.value < in.target_uidnext.value || claimed[to].count(m.uid.value)) continue;
+      if (same_content(m.identity, want)) found.push_back(&m);
+    }
+    if (found.size() > 1) {
+      return fail(Errc::Conflict, Scope::Mailbox,
+                  "an interrupted copy left " + std::to_string(found.size()) +
+                      " candidate messages on the " + std::string(to_string(to)) +
+                      " side and twinbox cannot tell which one it appended; remove the "
+                      "duplicates there (or run 'twinbox repair'), then sync again");
+    }
+    if (found.empty()) {
+      drop.push_back(in.id);
+      continue;
+    }
+    state::MessagePair p;
+    p.uid[in.source_side] = in.source_uid;
+    p.uid[to] = found.front()->uid;
+    p.base_flags = in.flags;
+    p.identity = in.identity;
+    claimed[to].insert(found.front()->uid.value);
+    adopt.push_back(std::move(p));
+    drop.push_back(in.id);
+  }
+  auto txn = store.begin();
+  if (!txn) return txn.error();
+  if (!adopt.empty()) {
+    if (auto st = store.upsert_pairs(id, adopt); !st) return st;
+  }
+  for (auto i : drop) {
+    if (auto st = store.drop_intent(i); !st) return st;
+  }
+  return txn->commit();
+}
+
+class Engine {
+ public:
+  Engine(const EngineOptions& o, const LogFn& log) : opt_(o), log_(log) {}
+
+  Result<SyncReport> run();
+
+ private:
+  template <class T>
+  Result<T> wait(client::Session& s, const client::Pending<T>& p) {
+    return s.wait(p, net::deadline_in(opt_.timeout));
+  }
+  Status wait_loop(const std::function<bool()>& done) {
+    if (done()) return {};
+    return loop_.run_until(done, net::deadline_in(opt_.timeout));
+  }
+  Status connect();
+  Result<MailboxListPlan> list_mailboxes();
+  Status apply_list_plan(MailboxListPlan& plan);
+  Result<PerSide<Delta>> read_deltas(const PairToSync& p, const state::MailboxPair& stored,
+                                     const StoredMailbox& pairs);
+  Status sync_pair(const PairToSync& p, MailboxReport& rep, std::optional<PerSide<Delta>> first,
+                   std::vector<StoreFlags> follow_up);
+  PerSide<Caps> caps() const;
+  void log(const std::string& s) const {
+    if (log_) log_(s);
+  }
+
+  const EngineOptions& opt_;
+  const LogFn& log_;
+  std::optional<state::StateStore> store_;
+  PerSide<std::unique_ptr<client::Session>> sessions_;
+  client::Loop loop_;
+  PerSide<Namespace> ns_;
+  SyncReport report_;
+  std::filesystem::path dry_state_dir_;
+};
+
+Status Engine::connect() {
+  PerSide<Result<std::unique_ptr<client::Session>>> res{
+      {Result<std::unique_ptr<client::Session>>(Error()),
+       Result<std::unique_ptr<client::Session>>(Error())}};
+  // Both endpoints at once: connect() blocks on DNS, TCP, TLS and login.
+  std::thread remote([&] { res[Side::Remote] = client::connect(opt_.endpoints[Side::Remote]); });
+  res[Side::Local] = client::connect(opt_.endpoints[Side::Local]);
+  remote.join();
+  for (Side s : kBothSides) {
+    if (!res[s]) {
+      const auto& ep = opt_.endpoints[s];
+      std::string where = ep.transport == client::Transport::Tunnel ? "tunnel" : ep.host;
+      return res[s].error().with_context(std::string(to_string(s)) + " (" + where + ")");
+    }
+    sessions_[s] = std::move(*res[s]);
+    loop_.add(*sessions_[s]);
+  }
+  return {};
+}
+
+PerSide<Caps> Engine::caps() const {
+  PerSide<Caps> c;
+  for (Side s : kBothSides) {
+    c[s].condstore = sessions_[s]->has("CONDSTORE") || sessions_[s]->qresync();
+    c[s].uidplus = sessions_[s]->has("UIDPLUS");
+  }
+  return c;
+}
+
+Result<MailboxListPlan> Engine::list_mailboxes() {
+  PerSide<client::Pending<std::vector<client::ListEntry>>> lists;
+  PerSide<client::Pending<client::NamespaceInfo>> nss;
+  for (Side s : kBothSides) {
+    client::ListOptions lo;
+    lo.with_status = true;
+    lo.return_subscribed = false;
+    lists[s] = sessions_[s]->list(lo);
+    if (sessions_[s]->has("NAMESPACE")) nss[s] = sessions_[s]->namespaces();
+  }
+  auto st = wait_loop([&] {
+    for (Side s : kBothSides) {
+      if (!lists[s].ready() || (nss[s].valid() && !nss[s].ready())) return false;
+    }
+    return true;
+  });
+  if (!st) return st.error();
+  ListInput in;
+  for (Side s : kBothSides) {
+    auto r = std::move(lists[s].result());
+    if (!r) return r.error().with_context("LIST on the " + std::string(to_string(s)) + " side");
+    std::optional<char> delim;
+    for (const auto& e : *r) {
+      in.entries[s].push_back(to_entry(e));
+      if (!delim && e.delimiter) delim = e.delimiter;
+    }
+    ns_[s].delimiter = delim.value_or('/');
+    if (nss[s].valid()) {
+      auto n = std::move(nss[s].result());
+      if (n && !n->personal.empty()) {
+        ns_[s].prefix = n->personal.front().prefix;
+        if (n->personal.front().delimiter) ns_[s].delimiter = *n->personal.front().delimiter;
+      }
+    }
+    // A prefix equal to the delimiter-terminated INBOX ("INBOX.") is stripped from names;
+    // "" leaves them as they are.
+  }
+  in.ns = ns_;
+  auto stored = store_->mailboxes();
+  if (!stored) return stored.error();
+  in.stored = std::move(*stored);
+  for (const auto& m : in.stored) {
+    auto n = store_->count_pairs(m.id);
+    if (!n) return n.error();
+    in.pair_counts.emplace_back(m.id, *n);
+  }
+  in.policy = opt_.list;
+  return plan_mailboxes(in);
+}
+
+Status Engine::apply_list_plan(MailboxListPlan& plan) {
+  for (const auto& p : plan.problems) {
+    report_.problems.push_back(p);
+    log("mailbox " + p.mailbox + ": " + p.message);
+  }
+  if (opt_.dry_run) {
+    for (const auto& c : plan.creates) {
+      log("would create " + c.name + " on the " + std::string(to_string(c.side)) + " side");
+    }
+    for (const auto& r : plan.renames) {
+      log("would rename " + r.from + " to " + r.to + " on the " + std::string(to_string(r.side)) + " side");
+    }
+    for (const auto& d : plan.deletes) {
+      log("would delete " + d.name + " on the " + std::string(to_string(d.side)) + " side");
+    }
+    return {};
+  }
+  for (const auto& c : plan.creates) {
+    crash_point("IMAP CREATE");
+    auto r = wait(*sessions_[c.side], sessions_[c.side]->create(c.name, c.special_use));
+    if (!r) {
+      report_.problems.push_back({c.name, "cannot create it on the " + std::string(to_string(c.side)) +
+                                              " side: " + r.error().message});
+      std::erase_if(plan.pairs, [&](const PairToSync& p) { return p.name[c.side] == c.name && !p.entry[c.side]; });
+      continue;
+    }
+    log("created " + c.name + " on the " + std::string(to_string(c.side)) + " side");
+  }
+  for (const auto& r : plan.renames) {
+    crash_point("IMAP RENAME");
+    auto res = wait(*sessions_[r.side], sessions_[r.side]->rename(r.from, r.to));
+    if (!res) {
+      report_.problems.push_back({r.from, "cannot rename it to " + r.to + " on the " +
+                                              std::string(to_string(r.side)) + " side: " + res.error().message});
+      std::erase_if(plan.pairs, [&](const PairToSync& p) { return p.pair == r.pair; });
+      continue;
+    }
+    auto mb = store_->mailbox(r.pair);
+    if (!mb) return mb.error();
+    if (*mb) {
+      state::MailboxPair m = **mb;
+      m.name[r.side] = r.to;
+      m.name[other(r.side)] = r.new_other_name;
+      if (auto id = store_->upsert_mailbox(m); !id) return id.error();
+    }
+    log("renamed " + r.from + " to " + r.to + " on the " + std::string(to_string(r.side)) + " side");
+  }
+  for (const auto& d : plan.deletes) {
+    crash_point("IMAP DELETE");
+    auto res = wait(*sessions_[d.side], sessions_[d.side]->delete_mailbox(d.name));
+    if (!res) {
+      report_.problems.push_back({d.name, "cannot delete it on the " + std::string(to_string(d.side)) +
+                                              " side: " + res.error().message});
+      continue;
+    }
+    if (auto st = store_->remove_mailbox(d.pair); !st) return st;
+    log("deleted " + d.name + " on the " + std::string(to_string(d.side)) + " side (gone on the other)");
+  }
+  for (auto id : plan.forget) {
+    if (auto st = store_->remove_mailbox(id); !st) return st;
+  }
+  // New pairs get their row now, so intents and pairs can refer to it.
+  for (auto& p : plan.pairs) {
+    if (p.pair != 0) continue;
+    state::MailboxPair m;
+    m.name = p.name;
+    m.special_use = p.special_use;
+    auto id = store_->upsert_mailbox(m);
+    if (!id) return id.error();
+    p.pair = *id;
+  }
+  return {};
+}
+
+Result<PerSide<Delta>> Engine::read_deltas(const PairToSync& p, const state::MailboxPair& stored,
+                                           const StoredMailbox& pairs) {
+  PerSide<std::unique_ptr<DeltaReader>> r;
+  for (Side s : kBothSides) {
+    std::vector<Uid> uids;
+    for (const auto& sp : pairs.pairs) {
+      if (sp.uid[s].valid()) uids.push_back(sp.uid[s]);
+    }
+    r[s] = std::make_unique<DeltaReader>(*sessions_[s], p.name[s], stored.side[s], std::move(uids));
+    r[s]->start();
+  }
+  auto both = [&] { return r[Side::Local]->step_ready() && r[Side::Remote]->step_ready(); };
+  if (auto st = wait_loop(both); !st) return st.error();
+  for (Side s : kBothSides) {
+    if (auto st = r[s]->next(); !st) return st.error().with_context(std::string(to_string(s)) + " side");
+  }
+  if (auto st = wait_loop(both); !st) return st.error();
+  PerSide<Delta> d;
+  for (Side s : kBothSides) {
+    auto res = r[s]->finish();
+    if (!res) return res.error().with_context(std::string(to_string(s)) + " side");
+    d[s] = std::move(*res);
+  }
+  return d;
+}
+
+Status Engine::sync_pair(const PairToSync& p, MailboxReport& rep, std::optional<PerSide<Delta>> first,
+                         std::vector<StoreFlags> follow_up) {
+  Executor exec({{sessions_[Side::Local].get(), sessions_[Side::Remote].get()}}, loop_, *store_, opt_);
+  // Read, reconcile, execute; then read again to confirm that what is left are our own echoes
+  // and to store the post-sync state, so that the next run is a no-op (bounded: 3 passes).
+  for (int pass = 0; pass < 3; ++pass) {
+    auto mb = store_->mailbox(p.pair);
+    if (!mb) return mb.error();
+    state::MailboxPair stored = mb->value_or(state::MailboxPair{});
+    auto raw = store_->pairs(p.pair);
+    if (!raw) return raw.error();
+    MailboxWork work;
+    work.id = p.pair;
+    work.name = p.name;
+    work.display = rep.name;
+    work.stored = load_stored(*raw);
+    work.caps = caps();
+    if (first) {
+      work.delta = std::move(*first);
+      first.reset();
+    } else {
+      auto d = read_deltas(p, stored, work.stored);
+      if (!d) return d.error();
+      work.delta = std::move(*d);
+    }
+    if (!opt_.dry_run) {
+      for (Side s : kBothSides) {
+        if (work.delta[s].uidvalidity_changed) {
+          // The stored UIDs of that side are void (RFC 3501 §2.3.1.1); content identities stay
+          // for re-pairing, and nothing is deleted on the other side because of it.
+          log("mailbox " + rep.name + ": UIDVALIDITY changed on the " + std::string(to_string(s)) +
+              " side; re-pairing its messages by content");
+          if (auto st = store_->void_side(p.pair, s); !st) return st;
+        }
+      }
+      if (auto st = resolve_intents(*store_, p.pair, work.delta, work.stored); !st) return st;
+      raw = store_->pairs(p.pair);
+      if (!raw) return raw.error();
+      work.stored = load_stored(*raw);
+    }
+    ReconcileInput in{work.stored, work.delta, work.caps, opt_.policy};
+    Plan plan = reconcile(in);
+    if (skips_mailbox(plan)) {
+      for (const auto& a : plan.actions) {
+        if (auto* s = std::get_if<SkipMailbox>(&a)) return fail(Errc::Conflict, Scope::Mailbox, s->reason);
+      }
+    }
+    if (opt_.dry_run) {
+      for (const auto& a : plan.actions) rep.plan.push_back(to_string(a));
+      return {};
+    }
+    if (!follow_up.empty()) {
+      if (auto st = exec.store_flags(work, follow_up, rep.to); !st) return st;
+      follow_up.clear();
+    }
+    if (!plan.empty()) {
+      if (auto st = exec.execute(work, plan, rep.to); !st) return st;
+    }
+    // The snapshot taken at SELECT, never later values (PROTOCOL.md §4.3); written last.
+    for (Side s : kBothSides) {
+      state::SideState ss = stored.side[s];
+      ss.uidvalidity = work.delta[s].snapshot.uidvalidity;
+      ss.uidnext = work.delta[s].snapshot.uidnext;
+      ss.highestmodseq = work.delta[s].snapshot.highestmodseq;
+      ss.last_sync = static_cast<std::int64_t>(std::time(nullptr));
+      ss.problem.clear();
+      if (p.entry[s] && !p.entry[s]->mailbox_id.empty()) ss.mailbox_id = p.entry[s]->mailbox_id;
+      if (auto st = store_->set_side_state(p.pair, s, ss); !st) return st;
+    }
+    if (plan.empty()) break;
+  }
+  return {};
+}
+
+Result<SyncReport> Engine::run() {
+  std::string path = opt_.state_path;
+  if (opt_.dry_run && !std::filesystem::exists(path)) {
+    // A dry run writes nothing to the real state: use a throw-away one.
+    char tmpl[] = "/tmp/twinbox-dry-XXXXXX";
+    if (!mkdtemp(tmpl)) return fail(Errc::Io, Scope::Fatal, "cannot create a temporary directory");
+    dry_state_dir_ = tmpl;
+    path = (dry_state_dir_ / "state.db").string();
+  } else if (!opt_.dry_run) {
+    std::error_code ec;
+    std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+  }
+  state::OpenOptions oo;
+  auto st = state::StateStore::open(path, oo);
+  if (!st) return st.error();
+  store_.emplace(std::move(*st));
+  auto cleanup = [&] {
+    if (!dry_state_dir_.empty()) {
+      store_.reset();
+      std::error_code ec;
+      std::filesystem::remove_all(dry_state_dir_, ec);
+    }
+  };
+
+  if (auto c = connect(); !c) {
+    cleanup();
+    return c.error();
+  }
+  PerSide<std::uint64_t> base_commands;
+  for (Side s : kBothSides) base_commands[s] = sessions_[s]->commands_sent();
+
+  auto plan = list_mailboxes();
+  if (!plan) {
+    cleanup();
+    return plan.error();
+  }
+  if (!opt_.only.empty()) {
+    std::erase_if(plan->pairs, [&](const PairToSync& p) {
+      std::string c = canonical_of(p.name[Side::Local], ns_[Side::Local]);
+      return std::find(opt_.only.begin(), opt_.only.end(), c) == opt_.only.end();
+    });
+    std::erase_if(plan->creates, [&](const CreateMailbox& c) {
+      std::string n = canonical_of(c.name, ns_[c.side]);
+      return std::find(opt_.only.begin(), opt_.only.end(), n) == opt_.only.end();
+    });
+  }
+  std::set<std::string> created;
+  for (const auto& c : plan->creates) created.insert(c.name);
+  if (auto a = apply_list_plan(*plan); !a) {
+    cleanup();
+    return a.error();
+  }
+
+  // Phase A: deltas of every changed pair (needed together to recognise moves).
+  struct Work {
+    PairToSync pair;
+    MailboxReport report;
+    std::optional<PerSide<Delta>> delta;
+  };
+  std::vector<Work> work;
+  for (const auto& p : plan->pairs) {
+    ++report_.mailboxes_checked;
+    auto mb = store_->mailbox(p.pair);
+    if (!mb) {
+      cleanup();
+      return mb.error();
+    }
+    state::MailboxPair stored = mb->value_or(state::MailboxPair{});
+    auto intents = store_->intents(p.pair);
+    bool pending = intents && !intents->empty();
+    if (!pending && unchanged(stored, p.entry)) {
+      ++report_.mailboxes_skipped_unchanged;
+      continue;
+    }
+    Work w;
+    w.pair = p;
+    w.report.name = canonical_of(p.name[Side::Local], ns_[Side::Local]);
+    w.report.created = created.count(p.name[Side::Local]) || created.count(p.name[Side::Remote]);
+    work.push_back(std::move(w));
+  }
+  std::vector<MailboxInput> inputs;
+  for (auto& w : work) {
+    auto raw = store_->pairs(w.pair.pair);
+    if (!raw) {
+      cleanup();
+      return raw.error();
+    }
+    auto mb = store_->mailbox(w.pair.pair);
+    if (!mb) {
+      cleanup();
+      return mb.error();
+    }
+    StoredMailbox stored = load_stored(*raw);
+    auto d = read_deltas(w.pair, mb->value_or(state::MailboxPair{}), stored);
+    if (!d) {
+      if (d.error().scope == Scope::Connection || d.error().scope == Scope::Fatal) {
+        cleanup();
+        return d.error();
+      }
+      w.report.error = d.error().message;
+      continue;
+    }
+    w.delta = std::move(*d);
+    inputs.push_back({w.pair.pair, ReconcileInput{stored, *w.delta, caps(), opt_.policy}});
+  }
+
+  // Moves: only when both sides return COPYUID, so every moved message's new UID is known.
+  std::map<MailboxKey, std::vector<StoreFlags>> follow_up;
+  std::map<MailboxKey, PerSide<Counts>> moved_counts;
+  bool can_move = sessions_[Side::Local]->has("UIDPLUS") && sessions_[Side::Remote]->has("UIDPLUS");
+  if (can_move && inputs.size() > 1 && !opt_.dry_run) {
+    std::vector<Move> moves = match_moves(inputs);
+    if (!moves.empty()) {
+      std::map<MailboxKey, PerSide<std::string>> names;
+      for (const auto& w : work) names[w.pair.pair] = w.pair.name;
+      Executor exec({{sessions_[Side::Local].get(), sessions_[Side::Remote].get()}}, loop_, *store_, opt_);
+      auto r = exec.execute_moves(moves, names, follow_up, report_.total, moved_counts);
+      if (!r) {
+        cleanup();
+        return r.error();
+      }
+      // The mutated inputs are the deltas of the passes below.
+      for (auto& w : work) {
+        for (const auto& in : inputs) {
+          if (in.mailbox == w.pair.pair && w.delta) w.delta = in.input.delta;
+        }
+      }
+    }
+  }
+
+  for (auto& w : work) {
+    if (auto it = moved_counts.find(w.pair.pair); it != moved_counts.end()) {
+      for (Side s : kBothSides) w.report.to[s].moved += it->second[s].moved;
+    }
+    if (w.report.error.empty()) {
+      std::vector<StoreFlags> fu;
+      if (auto it = follow_up.find(w.pair.pair); it != follow_up.end()) fu = it->second;
+      auto r = sync_pair(w.pair, w.report, std::move(w.delta), std::move(fu));
+      if (!r) {
+        if (r.error().scope == Scope::Connection || r.error().scope == Scope::Fatal) {
+          cleanup();
+          return r.error();
+        }
+        w.report.error = r.error().message;
+        if (!opt_.dry_run) {
+          for (Side s : kBothSides) (void)store_->set_problem(w.pair.pair, s, r.error().message);
+        }
+      }
+    }
+    for (Side s : kBothSides) {
+      Counts c = w.report.to[s];
+      c.moved = 0;  // moves were counted into the total when executed
+      report_.total[s] += c;
+    }
+    if (w.report.to[Side::Local].any() || w.report.to[Side::Remote].any() || !w.report.error.empty() ||
+        w.report.created || !w.report.plan.empty()) {
+      report_.mailboxes.push_back(std::move(w.report));
+    }
+  }
+  for (Side s : kBothSides) {
+    report_.commands[s] = sessions_[s]->commands_sent() - base_commands[s];
+    // LOGOUT politely; a failure here changes nothing.
+    (void)wait(*sessions_[s], sessions_[s]->logout());
+  }
+  cleanup();
+  return std::move(report_);
+}
+
+}  // namespace
+
+Result<SyncReport> run_sync(const EngineOptions& options, const LogFn& log) {
+  Engine e(options, log);
+  return e.run();
+}
+
+}  // namespace twinbox::sync

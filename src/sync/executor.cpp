@@ -1,0 +1,492 @@
+#include <algorithm>
+#include <unordered_map>
+
+#include <twinbox/base/crash_point.hpp>
+#include <twinbox/sync/executor.hpp>
+#include <twinbox/sync/reader.hpp>
+
+namespace twinbox::sync {
+namespace {
+
+state::ContentIdentity to_state(const MessageIdentity& id) {
+  return {id.message_id, id.size, id.internaldate, id.sha256};
+}
+
+imap::FlagSet to_flagset(const Flags& f) {
+  imap::FlagSet s;
+  for (const auto& x : f) s.insert(x);
+  return s;
+}
+
+imap::SeqSet uid_set(const std::vector<Uid>& uids) {
+  imap::SeqSet s;
+  for (Uid u : uids) s.add(u.value);
+  return s;
+}
+
+/// Buffers the bodies of one copy batch (bounded by the copy window).
+class BatchSink : public client::MessageSink {
+ public:
+  struct Body {
+    std::string data;
+    std::optional<std::string> internal_date;
+  };
+  Status begin(SeqNum seq, std::uint64_t size) override {
+    cur_ = seq.value;
+    auto& b = partial_[cur_];
+    b.clear();
+    b.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(size, 64u << 20)));
+    return {};
+  }
+  Status data(std::string_view chunk) override {
+    partial_[cur_].append(chunk);
+    return {};
+  }
+  Status end(const imap::FetchData& meta) override {
+    if (!meta.uid) return {};
+    auto it = partial_.find(meta.seq.value);
+    if (it == partial_.end()) return {};
+    bodies_[meta.uid->value] = Body{std::move(it->second), meta.internal_date};
+    partial_.erase(it);
+    return {};
+  }
+  std::unordered_map<std::uint32_t, Body>& bodies() { return bodies_; }
+
+ private:
+  std::uint32_t cur_ = 0;
+  std::unordered_map<std::uint32_t, std::string> partial_;
+  std::unordered_map<std::uint32_t, Body> bodies_;
+};
+
+/// Current flags of a message on one side: as reported in the delta, else the stored base.
+class FlagLookup {
+ public:
+  FlagLookup(const MailboxWork& w, Side s) {
+    for (const auto& p : w.stored.pairs) {
+      if (p.uid[s].valid()) flags_[p.uid[s].value] = &p.base;
+    }
+    for (const auto& a : w.delta[s].added) flags_[a.uid.value] = &a.flags;
+    for (const auto& c : w.delta[s].changed) flags_[c.uid.value] = &c.flags;
+  }
+  Flags current(Uid u) const {
+    auto it = flags_.find(u.value);
+    return it == flags_.end() ? Flags{} : *it->second;
+  }
+
+ private:
+  std::unordered_map<std::uint32_t, const Flags*> flags_;
+};
+
+}  // namespace
+
+Executor::Executor(PerSide<client::Session*> sessions, client::Loop& loop,
+                   state::StateStore& store, const EngineOptions& options)
+    : sessions_(sessions), loop_(loop), store_(store), options_(options) {}
+
+template <class T>
+Result<T> Executor::wait(const client::Pending<T>& p) {
+  if (!p.ready()) {
+    Status s = loop_.run_until([&p] { return p.ready(); }, net::deadline_in(options_.timeout));
+    if (!s && !p.ready()) return s.error();
+  }
+  return std::move(p.result());
+}
+
+Status Executor::wait_all(const std::function<bool()>& done) {
+  if (done()) return {};
+  return loop_.run_until(done, net::deadline_in(options_.timeout));
+}
+
+Status Executor::ensure_selected(Side side, const std::string& name) {
+  client::Session& s = *sessions_[side];
+  if (s.selected() && s.selected()->mailbox == name && !s.selected()->read_only) return {};
+  client::SelectOptions opts;
+  opts.condstore = s.has("CONDSTORE") && !s.qresync();
+  auto r = wait(s.select(name, opts));
+  if (!r) return r.error().with_context("SELECT " + name + " on the " + std::string(to_string(side)) + " side");
+  return {};
+}
+
+Status Executor::execute(const MailboxWork& work, const Plan& plan, PerSide<Counts>& counts) {
+  PerSide<std::vector<Copy>> copies;
+  std::vector<StoreFlags> stores;
+  std::vector<Expunge> expunges;
+  std::vector<RecordPair> records;
+  std::vector<UpdateBase> bases;
+  std::vector<ForgetPair> forgets;
+  for (const auto& a : plan.actions) {
+    if (auto* c = std::get_if<Copy>(&a)) copies[c->from].push_back(*c);
+    if (auto* s = std::get_if<StoreFlags>(&a)) stores.push_back(*s);
+    if (auto* e = std::get_if<Expunge>(&a)) expunges.push_back(*e);
+    if (auto* r = std::get_if<RecordPair>(&a)) records.push_back(*r);
+    if (auto* u = std::get_if<UpdateBase>(&a)) bases.push_back(*u);
+    if (auto* f = std::get_if<ForgetPair>(&a)) forgets.push_back(*f);
+  }
+  for (Side s : kBothSides) {
+    bool needed = !copies[s].empty() || !copies[other(s)].empty() || !expunges.empty() ||
+                  !stores.empty();
+    if (needed) {
+      if (auto st = ensure_selected(s, work.name[s]); !st) return st;
+    }
+  }
+  // Records first (no server work; the stores below bring both sides to their base).
+  if (!records.empty()) {
+    std::vector<state::MessagePair> pairs;
+    for (const auto& r : records) {
+      state::MessagePair p;
+      p.uid = r.uid;
+      p.base_flags = format_flags(r.base);
+      p.identity = to_state(r.identity);
+      pairs.push_back(std::move(p));
+    }
+    if (auto st = store_.upsert_pairs(work.id, pairs); !st) return st;
+  }
+  for (Side s : kBothSides) {
+    if (copies[s].empty()) continue;
+    if (auto st = copy_direction(work, s, copies[s], counts); !st) return st;
+  }
+  std::vector<PerSide<Uid>> failed;
+  if (auto st = run_stores(work, stores, failed, counts); !st) return st;
+  if (auto st = run_expunges(work, expunges, counts); !st) return st;
+
+  auto txn = store_.begin();
+  if (!txn) return txn.error();
+  std::vector<state::BaseFlagsUpdate> updates;
+  for (const auto& u : bases) {
+    bool ok = std::none_of(failed.begin(), failed.end(), [&](const PerSide<Uid>& f) {
+      return f[Side::Local] == u.uid[Side::Local] || f[Side::Remote] == u.uid[Side::Remote];
+    });
+    if (!ok) continue;
+    state::BaseFlagsUpdate b;
+    b.side = u.uid[Side::Local].valid() ? Side::Local : Side::Remote;
+    b.uid = u.uid[b.side];
+    b.base_flags = format_flags(u.base);
+    updates.push_back(std::move(b));
+  }
+  if (!updates.empty()) {
+    if (auto st = store_.set_base_flags(work.id, updates); !st) return st;
+  }
+  PerSide<std::vector<Uid>> remove;
+  for (const auto& f : forgets) {
+    Side s = f.uid[Side::Local].valid() ? Side::Local : Side::Remote;
+    remove[s].push_back(f.uid[s]);
+  }
+  for (const auto& e : expunges) {
+    if (e.mark_only) continue;
+    Side s = e.pair[Side::Local].valid() ? Side::Local : Side::Remote;
+    remove[s].push_back(e.pair[s]);
+  }
+  for (Side s : kBothSides) {
+    if (remove[s].empty()) continue;
+    if (auto st = store_.remove_pairs(work.id, s, remove[s]); !st) return st;
+  }
+  return txn->commit();
+}
+
+Status Executor::copy_direction(const MailboxWork& work, Side from, const std::vector<Copy>& copies,
+                                PerSide<Counts>& counts) {
+  Side to = other(from);
+  client::Session& src = *sessions_[from];
+  client::Session& dst = *sessions_[to];
+  // Batches bounded by the copy window (a larger message is a batch of its own).
+  std::vector<std::vector<const Copy*>> batches(1);
+  std::uint64_t bytes = 0;
+  for (const auto& c : copies) {
+    if (!batches.back().empty() && bytes + c.identity.size > options_.copy_window) {
+      batches.emplace_back();
+      bytes = 0;
+    }
+    batches.back().push_back(&c);
+    bytes += c.identity.size;
+  }
+  const MailboxSnapshot& target = work.delta[to].snapshot;
+  bool multi = dst.has("MULTIAPPEND");
+  client::FetchItems items;
+  items.flags = false;
+  items.internal_date = true;
+  items.body = true;
+
+  auto start_fetch = [&](std::size_t k, BatchSink& sink) {
+    std::vector<Uid> uids;
+    for (const Copy* c : batches[k]) uids.push_back(c->uid);
+    return src.uid_fetch_stream(uid_set(uids), items, sink);
+  };
+  std::vector<std::unique_ptr<BatchSink>> sinks;
+  sinks.push_back(std::make_unique<BatchSink>());
+  auto fetch = start_fetch(0, *sinks[0]);
+  for (std::size_t k = 0; k < batches.size(); ++k) {
+    // Intents first: committed before any APPEND of the batch (PROTOCOL.md §4.7).
+    std::vector<std::int64_t> intent_ids;
+    {
+      auto txn = store_.begin();
+      if (!txn) return txn.error();
+      for (const Copy* c : batches[k]) {
+        state::AppendIntent in;
+        in.mailbox = work.id;
+        in.source_side = from;
+        in.source_uid = c->uid;
+        in.target_uidvalidity = target.uidvalidity;
+        in.target_uidnext = target.uidnext;
+        in.flags = format_flags(c->flags);
+        in.identity = to_state(c->identity);
+        auto id = store_.record_intent(in);
+        if (!id) return id.error();
+        intent_ids.push_back(*id);
+      }
+      if (auto st = txn->commit(); !st) return st;
+    }
+    auto fetched = wait(fetch);
+    if (!fetched) return fetched.error().with_context("fetching messages from the " + std::string(to_string(from)) + " side");
+    std::unique_ptr<BatchSink> sink = std::move(sinks.back());
+    sinks.clear();
+    client::Pending<client::FetchResult> next_fetch;
+    if (k + 1 < batches.size()) {
+      sinks.push_back(std::make_unique<BatchSink>());
+      next_fetch = start_fetch(k + 1, *sinks.back());
+    }
+    // Messages that vanished on the source meanwhile are not copied (next run sees them go).
+    std::vector<const Copy*> sent;
+    std::vector<std::int64_t> sent_intents, dropped_intents;
+    std::vector<client::AppendMessage> msgs;
+    for (std::size_t i = 0; i < batches[k].size(); ++i) {
+      const Copy* c = batches[k][i];
+      auto it = sink->bodies().find(c->uid.value);
+      if (it == sink->bodies().end()) {
+        dropped_intents.push_back(intent_ids[i]);
+        continue;
+      }
+      client::AppendMessage m;
+      m.flags = to_flagset(c->flags);
+      m.internal_date = it->second.internal_date;
+      m.data = it->second.data;
+      msgs.push_back(std::move(m));
+      sent.push_back(c);
+      sent_intents.push_back(intent_ids[i]);
+    }
+    std::vector<Uid> new_uids;
+    UidValidity new_uv;
+    if (!msgs.empty()) {
+      std::vector<client::Pending<client::AppendResult>> appends;
+      if (multi && msgs.size() > 1) {
+        crash_point("IMAP MULTIAPPEND");
+        appends.push_back(dst.append(work.name[to], std::move(msgs)));
+      } else {
+        for (auto& m : msgs) {
+          crash_point("IMAP APPEND");
+          appends.push_back(dst.append(work.name[to], {std::move(m)}));
+        }
+      }
+      for (auto& a : appends) {
+        auto r = wait(a);
+        if (!r) return r.error().with_context("APPEND to " + work.name[to] + " on the " + std::string(to_string(to)) + " side");
+        new_uv = r->uidvalidity;
+        for (Uid u : r->uids) new_uids.push_back(u);
+      }
+    }
+    auto txn = store_.begin();
+    if (!txn) return txn.error();
+    for (auto id : dropped_intents) {
+      if (auto st = store_.drop_intent(id); !st) return st;
+    }
+    if (new_uids.size() == sent.size() && new_uv == target.uidvalidity) {
+      std::vector<state::MessagePair> pairs;
+      for (std::size_t i = 0; i < sent.size(); ++i) {
+        state::MessagePair p;
+        p.uid[from] = sent[i]->uid;
+        p.uid[to] = new_uids[i];
+        p.base_flags = format_flags(sent[i]->flags);
+        p.identity = to_state(sent[i]->identity);
+        pairs.push_back(std::move(p));
+      }
+      if (auto st = store_.upsert_pairs(work.id, pairs); !st) return st;
+      for (auto id : sent_intents) {
+        if (auto st = store_.drop_intent(id); !st) return st;
+      }
+    }
+    // Without APPENDUID (or with a UIDVALIDITY that does not match the snapshot) the intents
+    // stay: the next pass locates the messages by content before anything is copied again.
+    if (auto st = txn->commit(); !st) return st;
+    counts[to].copied += sent.size();
+    for (const Copy* c : sent) counts[to].bytes += c->identity.size;
+    if (next_fetch.valid()) fetch = next_fetch;
+  }
+  return {};
+}
+
+Status Executor::run_stores(const MailboxWork& work, const std::vector<StoreFlags>& stores,
+                            std::vector<PerSide<Uid>>& failed, PerSide<Counts>& counts) {
+  if (stores.empty()) return {};
+  struct Group {
+    Side side;
+    client::StoreMode mode;
+    Flags flags;
+    ModSeq since;
+    std::vector<Uid> uids;
+  };
+  std::map<std::string, Group> groups;
+  PerSide<FlagLookup> lookup{{FlagLookup(work, Side::Local), FlagLookup(work, Side::Remote)}};
+  for (const auto& s : stores) {
+    bool cas = work.caps[s.side].condstore && s.unchanged_since.value > 0;
+    auto add_to = [&](client::StoreMode mode, const Flags& f) {
+      std::string key = std::to_string(static_cast<int>(s.side)) + '|' +
+                        std::to_string(static_cast<int>(mode)) + '|' + format_flags(f) + '|' +
+                        std::to_string(cas ? s.unchanged_since.value : 0);
+      auto& g = groups[key];
+      g.side = s.side;
+      g.mode = mode;
+      g.flags = f;
+      g.since = cas ? s.unchanged_since : ModSeq();
+      g.uids.push_back(s.uid);
+    };
+    if (cas) {
+      // Compare-and-set: one replace with the merged result (never two stores, the second of
+      // which would fail its own UNCHANGEDSINCE).
+      Flags cur = lookup[s.side].current(s.uid);
+      add_to(client::StoreMode::Replace,
+             flags_difference(flags_union(cur, s.change.add), s.change.remove));
+    } else {
+      if (!s.change.add.empty()) add_to(client::StoreMode::Add, s.change.add);
+      if (!s.change.remove.empty()) add_to(client::StoreMode::Remove, s.change.remove);
+    }
+  }
+  struct Sent {
+    const Group* group;
+    client::Pending<client::StoreResult> pending;
+  };
+  std::vector<Sent> sent;
+  for (const auto& [key, g] : groups) {
+    crash_point("IMAP UID STORE");
+    std::optional<ModSeq> since;
+    if (g.since.value > 0) since = g.since;
+    sent.push_back({&g, sessions_[g.side]->uid_store(uid_set(g.uids), g.mode, to_flagset(g.flags), since)});
+  }
+  for (auto& s : sent) {
+    auto r = wait(s.pending);
+    if (!r) return r.error().with_context("UID STORE in " + work.name[s.group->side]);
+    for (Uid u : s.group->uids) {
+      if (r->modified.contains(u.value)) {
+        PerSide<Uid> f;
+        f[s.group->side] = u;
+        // Find the twin so both halves of the pair keep the old base.
+        for (const auto& p : work.stored.pairs) {
+          if (p.uid[s.group->side] == u) f = p.uid;
+        }
+        failed.push_back(f);
+      } else {
+        ++counts[s.group->side].flags;
+      }
+    }
+  }
+  return {};
+}
+
+Status Executor::run_expunges(const MailboxWork& work, const std::vector<Expunge>& expunges,
+                              PerSide<Counts>& counts) {
+  for (Side side : kBothSides) {
+    std::vector<Uid> all, real;
+    for (const auto& e : expunges) {
+      if (e.side != side) continue;
+      all.push_back(e.uid);
+      if (!e.mark_only) real.push_back(e.uid);
+    }
+    if (all.empty()) continue;
+    client::Session& s = *sessions_[side];
+    crash_point("IMAP UID STORE \\Deleted");
+    auto mark = s.uid_store(uid_set(all), client::StoreMode::Add, imap::FlagSet{"\\Deleted"});
+    client::Pending<client::ExpungeResult> exp;
+    if (!real.empty()) {
+      crash_point("IMAP UID EXPUNGE");
+      exp = s.uid_expunge(uid_set(real));
+    }
+    auto m = wait(mark);
+    if (!m) return m.error().with_context("marking messages \\Deleted in " + work.name[side]);
+    if (exp.valid()) {
+      auto e = wait(exp);
+      if (!e) return e.error().with_context("UID EXPUNGE in " + work.name[side]);
+    }
+    counts[side].expunged += all.size();
+  }
+  return {};
+}
+
+Status Executor::store_flags(const MailboxWork& work, const std::vector<StoreFlags>& stores,
+                             PerSide<Counts>& counts) {
+  std::vector<PerSide<Uid>> failed;
+  for (Side s : kBothSides) {
+    bool any = std::any_of(stores.begin(), stores.end(), [&](const StoreFlags& f) { return f.side == s; });
+    if (any) {
+      if (auto st = ensure_selected(s, work.name[s]); !st) return st;
+    }
+  }
+  return run_stores(work, stores, failed, counts);
+}
+
+Status Executor::execute_moves(const std::vector<Move>& moves,
+                               const std::map<MailboxKey, PerSide<std::string>>& names,
+                               std::map<MailboxKey, std::vector<StoreFlags>>& follow_up,
+                               PerSide<Counts>& counts,
+                               std::map<MailboxKey, PerSide<Counts>>& per_mailbox) {
+  // Group by (side, from, to): one UID MOVE per group.
+  std::map<std::tuple<int, MailboxKey, MailboxKey>, std::vector<const Move*>> groups;
+  for (const auto& m : moves) {
+    groups[{static_cast<int>(m.side), m.from, m.to}].push_back(&m);
+  }
+  for (const auto& [key, group] : groups) {
+    Side side = static_cast<Side>(std::get<0>(key));
+    MailboxKey from = std::get<1>(key), to = std::get<2>(key);
+    auto fn = names.find(from);
+    auto tn = names.find(to);
+    if (fn == names.end() || tn == names.end()) continue;
+    client::Session& s = *sessions_[side];
+    if (auto st = ensure_selected(side, fn->second[side]); !st) return st;
+    std::vector<Uid> uids;
+    for (const Move* m : group) uids.push_back(m->from_pair[side]);
+    client::CopyResult res;
+    if (s.has("MOVE")) {
+      crash_point("IMAP UID MOVE");
+      auto r = wait(s.uid_move(uid_set(uids), tn->second[side]));
+      if (!r) return r.error().with_context("UID MOVE from " + fn->second[side]);
+      res = std::move(*r);
+    } else {
+      crash_point("IMAP UID COPY");
+      auto r = wait(s.uid_copy(uid_set(uids), tn->second[side]));
+      if (!r) return r.error().with_context("UID COPY from " + fn->second[side]);
+      res = std::move(*r);
+      crash_point("IMAP UID STORE \\Deleted");
+      auto m = wait(s.uid_store(uid_set(uids), client::StoreMode::Add, imap::FlagSet{"\\Deleted"}));
+      if (!m) return m.error();
+      crash_point("IMAP UID EXPUNGE");
+      auto e = wait(s.uid_expunge(uid_set(uids)));
+      if (!e) return e.error();
+    }
+    std::unordered_map<std::uint32_t, Uid> new_uid;
+    for (const auto& [a, b] : res.pairs) new_uid[a.value] = b;
+    auto txn = store_.begin();
+    if (!txn) return txn.error();
+    for (const Move* m : group) {
+      if (auto st = store_.remove_pairs(m->from, side, std::vector<Uid>{m->from_pair[side]}); !st) return st;
+      auto it = new_uid.find(m->from_pair[side].value);
+      if (it == new_uid.end()) continue;  // no COPYUID: the next run pairs it by content
+      state::MessagePair p;
+      p.uid[side] = it->second;
+      p.uid[other(side)] = m->twin;
+      p.base_flags = format_flags(m->base);
+      p.identity = to_state(m->identity);
+      if (auto st = store_.upsert_pairs(m->to, std::vector<state::MessagePair>{p}); !st) return st;
+      for (Side t : kBothSides) {
+        if (m->store[t].empty()) continue;
+        StoreFlags sf;
+        sf.side = t;
+        sf.uid = t == side ? it->second : m->twin;
+        sf.change = m->store[t];
+        follow_up[m->to].push_back(sf);
+      }
+      ++counts[side].moved;
+      ++per_mailbox[m->to][side].moved;
+    }
+    if (auto st = txn->commit(); !st) return st;
+  }
+  return {};
+}
+
+}  // namespace twinbox::sync
