@@ -134,6 +134,8 @@ Result<StreamPtr> connect_tcp(std::string_view host_in, std::uint16_t port,
   }
 
   std::string errors;
+  std::string last_addr, last_err;
+  int attempts = 0;
   for (const addrinfo* ai = list.get(); ai != nullptr; ai = ai->ai_next) {
     if (Clock::now() >= deadline) break;
     int err = 0;
@@ -143,8 +145,11 @@ Result<StreamPtr> connect_tcp(std::string_view host_in, std::uint16_t port,
       tune_connected(fd, options);
       return StreamPtr(std::make_unique<detail::FdStream>(fd, target));
     }
+    ++attempts;
+    last_addr = sockaddr_text(ai->ai_addr);
+    last_err = errno_text(err);
     if (!errors.empty()) errors += "; ";
-    errors += sockaddr_text(ai->ai_addr) + ": " + errno_text(err);
+    errors += last_addr + ": " + last_err;
   }
   if (Clock::now() >= deadline || errors.empty()) {
     return fail(Errc::Timeout, Scope::Connection,
@@ -152,7 +157,14 @@ Result<StreamPtr> connect_tcp(std::string_view host_in, std::uint16_t port,
                     std::to_string(options.timeout.count()) + " ms" +
                     (errors.empty() ? std::string() : " (" + errors + ")"));
   }
-  return fail(Errc::Network, Scope::Connection, "cannot connect to " + target + ": " + errors);
+  std::string where = target;
+  if (attempts == 1) {
+    if (last_addr != target) where += " (" + last_addr + ")";
+    errors = last_err;
+  }
+  return fail(Errc::Network, Scope::Connection,
+              "cannot connect to " + where + ": " + errors +
+                  " (is the server running, and is the port right?)");
 }
 
 StreamPtr adopt_socket(int fd, std::string description) {
