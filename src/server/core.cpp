@@ -32,7 +32,7 @@ std::string ServerCore::capabilities(bool authenticated, bool tls_active, bool c
   add("IDLE");
   if (!authenticated) {
     caps += " AUTH=PLAIN";
-    if (tls_available_ && !tls_active) add("STARTTLS");
+    if (tls_ctx_ && !tls_active) add("STARTTLS");
     return caps;
   }
   add("NAMESPACE");

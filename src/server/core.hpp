@@ -6,11 +6,13 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include <twinbox/net/tls.hpp>
 #include <twinbox/server/options.hpp>
 
 #include "storage.hpp"
@@ -30,8 +32,9 @@ class ServerCore {
   [[nodiscard]] bool has(std::string_view name) const;
   /// The CAPABILITY list (without "CAPABILITY") for a session in the given situation.
   [[nodiscard]] std::string capabilities(bool authenticated, bool tls_active, bool compressed) const;
-  [[nodiscard]] bool tls_available() const { return tls_available_; }
-  void set_tls_available(bool v) { tls_available_ = v; }
+  [[nodiscard]] bool tls_available() const { return tls_ctx_.has_value(); }
+  void set_tls(net::TlsServerContext ctx) { tls_ctx_.emplace(std::move(ctx)); }
+  [[nodiscard]] const net::TlsServerContext* tls() const { return tls_ctx_ ? &*tls_ctx_ : nullptr; }
   /// COMPRESS=DEFLATE needs the net layer's deflate stream.
   [[nodiscard]] bool compress_supported() const { return compress_supported_; }
   void set_compress_supported(bool v) { compress_supported_ = v; }
@@ -51,8 +54,8 @@ class ServerCore {
   std::unique_ptr<Storage> storage_;
   std::map<std::string, std::string, std::less<>> users_;
   std::set<std::string, std::less<>> disabled_;
-  bool tls_available_ = false;
-  bool compress_supported_ = false;
+  std::optional<net::TlsServerContext> tls_ctx_;
+  bool compress_supported_ = true;
 };
 
 }  // namespace twinbox::server

@@ -3,6 +3,8 @@
 
 #include <array>
 
+#include <twinbox/net/deflate.hpp>
+
 #include "session.hpp"
 
 namespace twinbox::server {
@@ -278,12 +280,42 @@ void Session::continue_authenticate(std::string_view line) {
 
 void Session::cmd_starttls(std::string_view tag, Cursor& c) {
   if (!c.end()) return tagged(tag, "BAD", "STARTTLS takes no arguments");
-  tagged(tag, "NO", "TLS is not available in this build.");
+  if (tls_active_) return tagged(tag, "BAD", "TLS is already active");
+  tagged(tag, "OK", "Begin TLS negotiation now.");
+  // Bytes the client pipelined after STARTTLS were sent in the clear: drop them
+  // (response-injection class, RFC 3501 §6.2.1).
+  in_.clear();
+  after_flush_ = [this] {
+    auto tls = core_.tls()->wrap(std::move(stream_));
+    if (!tls) {
+      closed_ = true;
+      return;
+    }
+    stream_ = std::move(*tls);
+    tls_active_ = true;
+  };
 }
 
 void Session::cmd_compress(std::string_view tag, Cursor& c) {
-  if (!c.end()) return tagged(tag, "BAD", "COMPRESS needs a mechanism");
-  tagged(tag, "NO", "Compression is not available in this build.");
+  if (!c.sp()) return tagged(tag, "BAD", "COMPRESS needs a mechanism");
+  auto mech = c.atom();
+  if (!mech || !c.end()) return tagged(tag, "BAD", "COMPRESS needs a mechanism");
+  if (!iequals(*mech, "DEFLATE")) return tagged(tag, "NO", "Unknown compression mechanism " + std::string(*mech));
+  if (compressed_) return tagged(tag, "NO", "[COMPRESSIONACTIVE] DEFLATE is already active");
+  tagged(tag, "OK", "DEFLATE active");
+  // RFC 4978 §3: compression starts with the octet after the tagged OK (both ways).
+  after_flush_ = [this] {
+    std::string pending = std::move(in_);
+    in_.clear();
+    auto z = net::wrap_deflate(std::move(stream_));
+    if (!z) {
+      closed_ = true;
+      return;
+    }
+    stream_ = std::move(*z);
+    compressed_ = true;
+    (void)pending;  // a client must not send anything before our OK (RFC 4978 §3)
+  };
 }
 
 void Session::cmd_id(std::string_view tag, Cursor& c) {

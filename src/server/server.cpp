@@ -87,6 +87,7 @@ class ServerImpl {
   std::unique_ptr<ServerCore> core;
   mutable std::mutex mu;
   std::optional<net::TcpListener> listener;
+  std::optional<net::TcpListener> tls_listener;
   std::vector<std::unique_ptr<Session>> sessions;
   int wake_rd = -1;
   int wake_wr = -1;
@@ -107,8 +108,9 @@ class ServerImpl {
     }
   }
 
-  void add_session(net::StreamPtr stream, const std::string& preauth) {
+  void add_session(net::StreamPtr stream, const std::string& preauth, bool tls = false) {
     auto s = std::make_unique<Session>(*core, std::move(stream), next_id++);
+    if (tls) s->set_tls_active();
     if (sessions.size() >= core->options().limits.max_connections) {
       s->reject("Too many connections; try again later.");
     } else {
@@ -126,10 +128,10 @@ class ServerImpl {
       std::lock_guard lock(mu);
       fds.push_back(pollfd{wake_rd, POLLIN, 0});
       owners.push_back(nullptr);
-      if (listener) {
-        fds.push_back(pollfd{listener->fd(), POLLIN, 0});
-        owners.push_back(nullptr);
-      }
+      fds.push_back(pollfd{listener ? listener->fd() : -1, POLLIN, 0});
+      owners.push_back(nullptr);
+      fds.push_back(pollfd{tls_listener ? tls_listener->fd() : -1, POLLIN, 0});
+      owners.push_back(nullptr);
       for (auto& s : sessions) {
         if (s->closed()) continue;
         short ev = s->wanted_events();
@@ -154,11 +156,20 @@ class ServerImpl {
       while (::read(wake_rd, buf, sizeof buf) > 0) {
       }
     }
-    if (listener && fds.size() > 1 && (fds[1].revents & POLLIN)) {
+    if (listener && (fds[1].revents & POLLIN)) {
       for (int i = 0; i < 64; ++i) {
         auto conn = listener->accept();
         if (!conn || !*conn) break;
         add_session(std::move(*conn), {});
+      }
+    }
+    if (tls_listener && core->tls() && (fds[2].revents & POLLIN)) {
+      for (int i = 0; i < 64; ++i) {
+        auto conn = tls_listener->accept();
+        if (!conn || !*conn) break;
+        auto tls = core->tls()->wrap(std::move(*conn));
+        if (!tls) continue;
+        add_session(std::move(*tls), {}, true);
       }
     }
     for (std::size_t i = 0; i < fds.size(); ++i) {
@@ -219,6 +230,11 @@ Result<std::unique_ptr<Server>> Server::create(const Options& options) {
       }
     }
   }
+  if (!opt.tls_cert.empty() || !opt.tls_key.empty()) {
+    auto ctx = net::TlsServerContext::load(opt.tls_cert, opt.tls_key);
+    if (!ctx) return ctx.error();
+    impl->core->set_tls(std::move(*ctx));
+  }
   int p[2];
   if (::pipe2(p, O_NONBLOCK | O_CLOEXEC) != 0) {
     return fail(Errc::Io, Scope::Fatal, "cannot create the server's wake-up pipe");
@@ -232,6 +248,11 @@ Result<std::unique_ptr<Server>> Server::create(const Options& options) {
 Result<std::uint16_t> Server::start() {
   std::lock_guard lock(impl_->mu);
   const auto& opt = impl_->core->options();
+  if (opt.tls_listen && impl_->core->tls()) {
+    auto l = net::listen_tcp(opt.listen_host, opt.tls_port);
+    if (!l) return l.error();
+    impl_->tls_listener.emplace(std::move(*l));
+  }
   if (!opt.listen) return std::uint16_t{0};
   auto l = net::listen_tcp(opt.listen_host, opt.port);
   if (!l) return l.error();
@@ -239,7 +260,10 @@ Result<std::uint16_t> Server::start() {
   return impl_->listener->port();
 }
 
-std::uint16_t Server::tls_port() const { return 0; }
+std::uint16_t Server::tls_port() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->tls_listener ? impl_->tls_listener->port() : 0;
+}
 
 Status Server::run_once(int timeout_ms) { return impl_->round(timeout_ms); }
 

@@ -69,6 +69,8 @@ class Session {
   void start(const std::string& preauth_user = {});
   /// Greets with BYE and closes (too many connections).
   void reject(std::string_view why);
+  /// The transport is implicit TLS (no STARTTLS offered).
+  void set_tls_active() { tls_active_ = true; }
 
   // --- event loop interface -------------------------------------------------------------
   [[nodiscard]] net::Stream& stream() { return *stream_; }

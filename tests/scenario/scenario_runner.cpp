@@ -3,6 +3,7 @@
 // TWINBOX_SCENARIO=<substring> runs only the scripts whose path contains it.
 
 #include <doctest/doctest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -18,7 +19,9 @@
 #include <thread>
 #include <vector>
 
+#include <twinbox/net/deflate.hpp>
 #include <twinbox/net/io.hpp>
+#include <twinbox/net/tls.hpp>
 #include <twinbox/net/tcp.hpp>
 #include <twinbox/server/server.hpp>
 
@@ -84,9 +87,33 @@ std::string kind_of(const std::string& line) {
   return w1;
 }
 
+/// Test certificates from scripts/make-test-ca.sh, made once per run.
+std::string test_cert_dir() {
+  static std::string dir = [] {
+    std::string d = (fs::temp_directory_path() / ("twinbox-scenario-ca-" + std::to_string(::getpid()))).string();
+    std::string cmd = std::string(TWINBOX_SOURCE_DIR) + "/scripts/make-test-ca.sh " + d + " >/dev/null 2>&1";
+    if (std::system(cmd.c_str()) != 0) return std::string();
+    return d;
+  }();
+  return dir;
+}
+
 class Conn {
  public:
   explicit Conn(net::StreamPtr s) : s_(std::move(s)) {}
+  Status starttls() {
+    auto t = net::tls_upgrade(std::move(s_), net::TlsOptions{.host = "localhost", .verify = false},
+                              net::deadline_in(kLineTimeout));
+    if (!t) return t.error();
+    s_ = std::move(*t);
+    return {};
+  }
+  Status compress() {
+    auto z = net::wrap_deflate(std::move(s_));
+    if (!z) return z.error();
+    s_ = std::move(*z);
+    return {};
+  }
   Status send(const std::string& line) {
     return net::write_all(*s_, line + "\r\n", net::deadline_in(kLineTimeout));
   }
@@ -153,6 +180,8 @@ Script parse_script(const fs::path& path) {
       std::istringstream ws(line.substr(7));
       std::string k;
       while (ws >> k) sc.ignore.push_back(k);
+    } else if (line == "@starttls" || line == "@compress") {
+      sc.steps.push_back({line == "@starttls" ? 'T' : 'Z', {}, {}, 0, no});
     } else if (line[0] == '@') {
       sc.steps.push_back({'@', {}, {}, std::atoi(line.c_str() + 1), no});
     } else if (line.rfind("C:", 0) == 0) {
@@ -213,6 +242,15 @@ std::string run_script(const fs::path& path) {
     if (t == "unchanged_modified") opt.test.unchangedsince_always_modified = true;
     if (t.rfind("drop_after_bytes:", 0) == 0) opt.test.drop_after_bytes = std::stoull(t.substr(17));
   }
+  bool implicit_tls = sc.server["tls"] == "implicit";
+  if (!sc.server["tls"].empty()) {
+    std::string dir = test_cert_dir();
+    if (dir.empty()) return "scripts/make-test-ca.sh failed";
+    opt.tls_cert = dir + "/server.pem";
+    opt.tls_key = dir + "/server.key";
+    opt.tls_listen = implicit_tls;
+    opt.tls_port = 0;
+  }
   if (sc.server.count("maxconn")) opt.limits.max_connections = std::stoul(sc.server["maxconn"]);
   if (sc.server.count("maxline")) opt.limits.max_line = std::stoul(sc.server["maxline"]);
   if (sc.server.count("maxliteral")) opt.limits.max_literal = std::stoull(sc.server["maxliteral"]);
@@ -266,7 +304,9 @@ std::string run_script(const fs::path& path) {
   std::string transcript;
   int cur = 1;
   auto connect = [&](int n) -> std::string {
-    auto s = net::connect_tcp("127.0.0.1", *port);
+    auto s = implicit_tls ? net::connect_tls("127.0.0.1", server.tls_port(), {},
+                                             net::TlsOptions{.host = "localhost", .verify = false})
+                          : net::connect_tcp("127.0.0.1", *port);
     if (!s) return "connect failed: " + s.error().message;
     conns[n] = std::make_unique<Conn>(std::move(*s));
     if (!auto_login) return {};
@@ -353,6 +393,13 @@ std::string run_script(const fs::path& path) {
           if (!ignored(*line)) return failure(step.line_no, "expected the server to close", "X", *line);
         }
         transcript += "X\n";
+        break;
+      }
+      case 'T':
+      case 'Z': {
+        transcript += step.kind == 'T' ? "@starttls\n" : "@compress\n";
+        auto st = step.kind == 'T' ? conns[cur]->starttls() : conns[cur]->compress();
+        if (!st) return failure(step.line_no, "TLS/COMPRESS on the client side failed", "", st.error().message);
         break;
       }
       default:
