@@ -2,6 +2,7 @@
 # A private, throw-away Dovecot instance for tests (never touches /etc/dovecot).
 #
 #   scripts/dovecot.sh start DIR [--users FILE] [--special-use create|no] [--timeout SECS]
+#                                [--cert NAME]
 #       Writes DIR/dovecot.conf, a passwd-file, a test CA and server certificate (DIR/ca), mail
 #       storage under DIR/mail, and starts /usr/sbin/dovecot on 127.0.0.1 with two free ports:
 #       imap (STARTTLS offered, plaintext LOGIN allowed: loopback tests) and imaps.
@@ -9,13 +10,16 @@
 #       --users FILE: lines "user:password" (default alice:secret and bob:secret).
 #       --special-use: create (default) makes Drafts/Sent/Trash/Junk/Archive at first login,
 #       no leaves them to the client (they still get their SPECIAL-USE flag once created).
+#       --cert NAME: serve DIR/ca/NAME.pem (default server; see make-test-ca.sh for wronghost,
+#       expired, selfsigned, untrusted: TLS negative tests against a real server).
 #   scripts/dovecot.sh stop DIR [--fast]        stops the instance by its PID (SIGTERM; --fast:
 #                                               SIGKILL, for throw-away instances), waits for exit
 #   scripts/dovecot.sh tunnel-cmd DIR USER      prints a command running a PREAUTH imap session
 #   scripts/dovecot.sh doveadm DIR ARGS...      runs doveadm against the instance
 #   scripts/dovecot.sh env DIR                  prints shell assignments (DOVECOT_IMAP_PORT, ...)
 #
-# Files in DIR: dovecot.conf users ports dovecot.pid dovecot.log ca/ca.crt ca/server.{crt,key}
+# Files in DIR: dovecot.conf users ports dovecot.pid dovecot.log ca/ (make-test-ca.sh: ca.pem,
+# server.pem, server.key, server.spki-sha256, ...)
 # mail/<user>/ (maildir) run/ (base_dir) state/.
 #
 # Privileges: as root, Dovecot runs its usual unprivileged helpers (dovecot, dovenull) and
@@ -30,7 +34,7 @@ IMAP_BIN=${IMAP_BIN:-/usr/lib/dovecot/imap}
 
 die() { echo "dovecot.sh: $*" >&2; exit 1; }
 
-usage() { sed -n "4,21p" "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n "4,26p" "$0" | sed 's/^# \{0,1\}//'; }
 
 need_dovecot() {
   [[ -x $DOVECOT ]] || die "$DOVECOT not found: install Debian's dovecot-imapd (apt-get install dovecot-imapd)"
@@ -56,26 +60,10 @@ pick_port() {
 }
 
 make_certs() {
-  local ca=$1
-  mkdir -p "$ca"
-  if [[ -x $here/make-test-ca.sh ]]; then
-    "$here/make-test-ca.sh" "$ca" >/dev/null || die "make-test-ca.sh $ca failed"
-    return 0
-  fi
-  # Fallback until make-test-ca.sh exists: a CA and a server cert for localhost/127.0.0.1.
-  (
-    cd "$ca"
-    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.crt -days 3650 \
-      -subj "/CN=twinbox test CA" -addext "basicConstraints=critical,CA:TRUE" \
-      -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
-    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout server.key -out server.csr \
-      -subj "/CN=localhost" 2>/dev/null
-    printf '%s\n' "basicConstraints=CA:FALSE" "keyUsage=digitalSignature,keyEncipherment" \
-      "extendedKeyUsage=serverAuth" "subjectAltName=DNS:localhost,IP:127.0.0.1" >server.ext
-    openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 3650 \
-      -extfile server.ext -out server.crt 2>/dev/null
-    rm -f server.csr server.ext ca.srl
-  ) || die "openssl failed to make the test certificates in $ca"
+  [[ -x $here/make-test-ca.sh ]] || die "$here/make-test-ca.sh is missing"
+  "$here/make-test-ca.sh" "$1" >/dev/null 2>"$1.err" ||
+    die "make-test-ca.sh $1 failed: $(cat "$1.err")"
+  rm -f "$1.err"
 }
 
 # Writes DIR/users (passwd-file) from "user:password" lines.
@@ -99,7 +87,7 @@ write_users() {
 }
 
 write_config() {
-  local dir=$1 imap_port=$2 imaps_port=$3 auto=$4
+  local dir=$1 imap_port=$2 imaps_port=$3 auto=$4 cert=$5
   local me uid gid login_user internal_user
   me=$(id -un)
   if [[ $(id -u) -eq 0 ]]; then
@@ -141,8 +129,8 @@ disable_plaintext_auth = no
 # Tests of refused logins must not wait the default 2 s.
 auth_failure_delay = 0
 ssl = yes
-ssl_cert = <$dir/ca/server.crt
-ssl_key = <$dir/ca/server.key
+ssl_cert = <$dir/ca/$cert.pem
+ssl_key = <$dir/ca/$cert.key
 $dh
 shutdown_clients = yes
 passdb {
@@ -219,12 +207,13 @@ wait_ready() {
 }
 
 cmd_start() {
-  local dir="" users="" auto=create timeout_s=20
+  local dir="" users="" auto=create timeout_s=20 cert=server
   while (($#)); do
     case $1 in
       --users) users=${2:?--users needs a file}; shift 2 ;;
       --special-use) auto=${2:?--special-use needs create or no}; shift 2 ;;
       --timeout) timeout_s=${2:?--timeout needs seconds}; shift 2 ;;
+      --cert) cert=${2:?--cert needs a name}; shift 2 ;;
       -*) die "start: unknown option '$1'" ;;
       *) [[ -z $dir ]] || die "start: one DIR only"; dir=$1; shift ;;
     esac
@@ -249,14 +238,16 @@ cmd_start() {
   else
     write_users "$dir" <(printf 'alice:secret\nbob:secret\n')
   fi
-  [[ -s $dir/ca/server.crt ]] || make_certs "$dir/ca"
+  [[ -s $dir/ca/server.pem ]] || make_certs "$dir/ca"
+  [[ -s $dir/ca/$cert.pem && -s $dir/ca/$cert.key ]] ||
+    die "no certificate '$cert' in $dir/ca (make-test-ca.sh makes server, wronghost, expired, selfsigned, untrusted)"
 
   local attempt imap_port imaps_port pid rc
   for attempt in 1 2 3 4 5; do
     imap_port=$(pick_port)
     imaps_port=$(pick_port)
     [[ $imap_port != "$imaps_port" ]] || continue
-    write_config "$dir" "$imap_port" "$imaps_port" "$auto"
+    write_config "$dir" "$imap_port" "$imaps_port" "$auto" "$cert"
     : >"$dir/dovecot.log"
     # The daemon must not inherit our stdout/stderr: callers read them until EOF.
     "$DOVECOT" -c "$dir/dovecot.conf" </dev/null >"$dir/dovecot.stderr" 2>&1 ||
@@ -364,7 +355,7 @@ cmd_env() {
   for kv in $(cat "$dir/ports"); do
     echo "DOVECOT_$(echo "${kv%%=*}" | tr '[:lower:]' '[:upper:]')_PORT=${kv#*=}"
   done
-  echo "DOVECOT_CA_FILE=$dir/ca/ca.crt"
+  echo "DOVECOT_CA_FILE=$dir/ca/ca.pem"
   echo "DOVECOT_DIR=$dir"
 }
 

@@ -260,8 +260,11 @@ std::vector<std::string> split_list(const Entry& e) {
   return items;
 }
 
-/// 64 hex digits, colons allowed; lower case without colons, or nullopt.
+/// [sha256:]64 hex digits, colons allowed; lower case without colons, or nullopt.
 std::optional<std::string> normalize_fingerprint(std::string_view v) {
+  if (v.size() > 7 && (v.substr(0, 7) == "sha256:" || v.substr(0, 7) == "SHA256:")) {
+    v.remove_prefix(7);
+  }
   std::string out;
   for (const char c : v) {
     if (c == ':') {
@@ -352,7 +355,8 @@ const std::map<std::string, EndpointSetter, std::less<>>& endpoint_keys() {
            auto fp = normalize_fingerprint(item);
            if (!fp) {
              return "'" + item +
-                    "' is not a SHA-256 fingerprint: allowed: 64 hex digits (colons allowed), the "
+                    "' is not a SHA-256 fingerprint: allowed: 64 hex digits (colons and a sha256: "
+                    "prefix allowed), the "
                     "SPKI SHA-256 that twinbox prints when verification fails";
            }
            c.tls_fingerprints.push_back(std::move(*fp));

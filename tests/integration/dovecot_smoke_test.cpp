@@ -235,6 +235,17 @@ TEST_CASE("dovecot harness: STARTTLS and imaps verify against the test CA, and o
   CHECK(out.find("Verify return code: 0 (ok)") == std::string::npos);
 }
 
+TEST_CASE("dovecot harness: another test certificate can be served (TLS negatives)") {
+  twinbox::test::DovecotOptions options;
+  options.certificate = "expired";
+  auto started = DovecotInstance::start(options);
+  REQUIRE_MESSAGE(started.has_value(), started.error());
+  std::string out;
+  INFO("openssl output:\n", out);
+  CHECK(run_shell(s_client(started->imaps_port(), "-CAfile " + started->ca_file()), out) != 0);
+  CHECK(out.find("certificate has expired") != std::string::npos);
+}
+
 TEST_CASE("dovecot harness: the tunnel command greets with PREAUTH, an unknown user gets none") {
   DovecotInstance& dc = shared_instance();
   std::string out;

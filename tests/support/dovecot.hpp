@@ -10,7 +10,8 @@
 ///
 /// Dovecot listens on 127.0.0.1 only, on two free ports: `imap` (STARTTLS offered, LOGIN and
 /// AUTHENTICATE PLAIN allowed in plaintext) and `imaps`. Its certificate is issued for
-/// DNS:localhost and IP:127.0.0.1 by a test CA made at start (ca_file()). Mail is maildir with
+/// DNS:localhost and IP:127.0.0.1 by a test CA made at start by scripts/make-test-ca.sh
+/// (ca_file(); the other certificates it makes are in cert_dir() and can be served instead). Mail is maildir with
 /// the special-use mailboxes Drafts, Sent, Trash, Junk, Archive; capabilities are Dovecot's
 /// defaults plus NOTIFY (mailbox_list_index) and COMPRESS=DEFLATE (imap_zlib).
 ///
@@ -36,6 +37,9 @@ struct DovecotOptions {
   /// true: Drafts/Sent/Trash/Junk/Archive exist from the first login (auto = create);
   /// false: they get their SPECIAL-USE flag only once a client creates them.
   bool create_special_use = true;
+  /// The certificate Dovecot presents, by its name in scripts/make-test-ca.sh: server (valid
+  /// for localhost and 127.0.0.1), wronghost, expired, selfsigned, untrusted.
+  std::string certificate = "server";
   /// Bound on starting (ports accepting) and stopping, in seconds.
   int timeout_seconds = 20;
 };
@@ -58,7 +62,9 @@ class DovecotInstance {
   [[nodiscard]] std::uint16_t imap_port() const { return imap_port_; }
   [[nodiscard]] std::uint16_t imaps_port() const { return imaps_port_; }
   /// PEM file of the test CA that issued the server certificate.
-  [[nodiscard]] std::string ca_file() const { return dir_ + "/ca/ca.crt"; }
+  [[nodiscard]] std::string ca_file() const { return dir_ + "/ca/ca.pem"; }
+  /// Everything scripts/make-test-ca.sh made (NAME.pem, NAME.key, NAME.spki-sha256 …).
+  [[nodiscard]] std::string cert_dir() const { return dir_ + "/ca"; }
   /// The instance directory (dovecot.conf, dovecot.log, mail/<user>/, ca/).
   [[nodiscard]] const std::string& dir() const { return dir_; }
   [[nodiscard]] std::string config_file() const { return dir_ + "/dovecot.conf"; }

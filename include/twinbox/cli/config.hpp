@@ -24,8 +24,8 @@
 ///   command     the tunnel command (type = tunnel), e.g. /usr/lib/dovecot/imap
 ///   compress    auto (default: off for tunnels and loopback hosts, on otherwise) | yes | no
 ///   tls_ca_file PEM file of trusted CAs instead of the system store
-///   tls_fingerprint  SHA-256 of the server's SubjectPublicKeyInfo, 64 hex digits (colons
-///               allowed); several allowed; a match skips CA verification
+///   tls_fingerprint  SHA-256 of the server's SubjectPublicKeyInfo, 64 hex digits (colons and
+///               a "sha256:" prefix allowed); several allowed; a match skips CA verification
 ///   tls_min_version  1.2 (default) | 1.3
 ///   timeout     seconds per network operation (default 60, 1…3600)
 ///   debug       yes | no: protocol trace of this endpoint, secrets redacted

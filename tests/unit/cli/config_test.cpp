@@ -119,7 +119,7 @@ TEST_CASE("config: every endpoint key") {
                  "compress = yes\n"
                  "tls_ca_file = certs/ca.pem\n"
                  "tls_fingerprint = AB:cd:" + std::string(60, 'e') + "\n"
-                 "tls_fingerprint = " + std::string(64, '1') + ", " + std::string(64, '2') + "\n"
+                 "tls_fingerprint = " + std::string(64, '1') + ", sha256:" + std::string(64, '2') + "\n"
                  "tls_min_version = 1.3\n"
                  "timeout = 15\n"
                  "debug = yes\n");
