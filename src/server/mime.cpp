@@ -191,7 +191,8 @@ RawParam split_param_name(std::string name, std::string value) {
   if (!rest.empty()) {
     int n = 0;
     bool digits = rest.size() <= 4;
-    for (char c : rest) {
+    for (char c : rest) {  // at most 4 digits: no overflow
+      if (!digits) break;
       if (c < '0' || c > '9') digits = false;
       else n = n * 10 + (c - '0');
     }

@@ -40,23 +40,51 @@ void fetch_all(const Message& msg, std::vector<std::uint32_t>& path) {
   (void)binary_size(msg, bin);
 }
 
-void walk(const Message& msg, const BodyPart& p, std::vector<std::uint32_t>& path) {
+void walk_message(const Message& msg, const BodyPart& m, std::vector<std::uint32_t>& path);
+
+void expect_part(const Message& msg, const BodyPart& want, const std::vector<std::uint32_t>& path) {
+  if (find_part(msg, path) != &want) std::abort();
+}
+
+/// A part at `path`: its own sections, then its subparts (RFC 3501 §6.4.5 numbering).
+void walk_part(const Message& msg, const BodyPart& p, std::vector<std::uint32_t>& path) {
   check_span(msg, p.header);
   check_span(msg, p.body);
   for (const HeaderField& f : p.fields) check_span(msg, f.whole);
-  if (p.is_message_rfc822()) (void)serialize_envelope(msg.envelope(&p.children.front()));
   fetch_all(msg, path);
-  // Children as numbered by find_part: a message/rfc822 part's inner multipart parts.
-  const BodyPart* numbered = &p;
-  if (p.is_message_rfc822()) numbered = &p.children.front();
-  if (numbered->is_multipart()) {
-    for (std::uint32_t i = 0; i < numbered->children.size(); ++i) {
+  if (p.is_multipart()) {
+    for (std::uint32_t i = 0; i < p.children.size(); ++i) {
       path.push_back(i + 1);
-      if (find_part(msg, path) != &numbered->children[i]) std::abort();
-      walk(msg, numbered->children[i], path);
+      expect_part(msg, p.children[i], path);
+      walk_part(msg, p.children[i], path);
       path.pop_back();
     }
+  } else if (p.is_message_rfc822()) {
+    (void)serialize_envelope(msg.envelope(&p.children.front()));
+    walk_message(msg, p.children.front(), path);
   }
+}
+
+/// The parts of a message node (root or encapsulated): a multipart body's parts, or the
+/// body itself as part 1.
+void walk_message(const Message& msg, const BodyPart& m, std::vector<std::uint32_t>& path) {
+  if (m.is_multipart()) {
+    for (std::uint32_t i = 0; i < m.children.size(); ++i) {
+      path.push_back(i + 1);
+      expect_part(msg, m.children[i], path);
+      walk_part(msg, m.children[i], path);
+      path.pop_back();
+    }
+    return;
+  }
+  path.push_back(1);
+  expect_part(msg, m, path);
+  if (m.is_message_rfc822()) {
+    walk_part(msg, m, path);
+  } else {
+    fetch_all(msg, path);
+  }
+  path.pop_back();
 }
 
 }  // namespace
@@ -69,7 +97,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   (void)serialize_body_structure(msg, true);
   (void)msg.sent_date();
   std::vector<std::uint32_t> path;
-  walk(msg, msg.root(), path);
+  fetch_all(msg, path);
+  walk_message(msg, msg.root(), path);
   std::string_view head = bytes.substr(0, 512);
   (void)parse_address_list(head);
   (void)parse_rfc5322_date(head);
