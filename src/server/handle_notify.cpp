@@ -144,9 +144,10 @@ Status Session::notify_poll() {
   std::map<std::string, std::string> names;
   for (const auto& mb : *boxes) {
     names[mb.mailboxid] = mb.name;
+    auto old = spec.names.find(mb.mailboxid);
+    bool is_new = old == spec.names.end();
     if (spec.mailbox_name) {
-      auto old = spec.names.find(mb.mailboxid);
-      if (old == spec.names.end() || old->second != mb.name) {
+      if (is_new || old->second != mb.name) {
         std::string line = "LIST () \"/\" ";
         write_mailbox(line, mb.name);
         if (old != spec.names.end()) {
@@ -163,10 +164,11 @@ Status Session::notify_poll() {
       NotifyMailboxState now{counts->messages, mb.uidnext.value, counts->unseen,
                              mb.highestmodseq.value, mb.uidvalidity.value};
       auto& known = spec.known[mb.name];
-      bool report = now.messages != known.messages || now.uidnext != known.uidnext ||
+      // A new mailbox is announced by LIST (MailboxName), not by STATUS.
+      bool report = !is_new && (now.messages != known.messages || now.uidnext != known.uidnext ||
                     now.uidvalidity != known.uidvalidity ||
                     (spec.personal_flags && (now.unseen != known.unseen ||
-                                             now.highestmodseq != known.highestmodseq));
+                                             now.highestmodseq != known.highestmodseq)));
       if (report) {
         auto line = status_line(mb, notify_status_items(condstore_enabled_));
         if (!line) return line.error();
