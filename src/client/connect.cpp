@@ -1,7 +1,10 @@
 // connect(): transport, greeting, STARTTLS, login, ID, ENABLE, COMPRESS (PROTOCOL.md §1.1-1.4).
 #include <twinbox/client/connect.hpp>
 
+#include <twinbox/net/deflate.hpp>
 #include <twinbox/net/tcp.hpp>
+#include <twinbox/net/tls.hpp>
+#include <twinbox/net/tunnel.hpp>
 
 namespace twinbox::client {
 
@@ -17,6 +20,16 @@ std::string_view to_string(Transport t) {
 
 namespace {
 
+net::TlsOptions tls_options(const EndpointOptions& o) {
+  net::TlsOptions t;
+  t.host = o.tls.server_name.empty() ? o.host : o.tls.server_name;
+  t.ca_file = o.tls.ca_file;
+  t.fingerprints = o.tls.fingerprints;
+  t.verify = o.tls.verify;
+  t.min_version = o.tls.min_version == "1.3" ? net::TlsVersion::Tls13 : net::TlsVersion::Tls12;
+  return t;
+}
+
 Result<net::StreamPtr> open_transport(const EndpointOptions& o) {
   net::ConnectOptions co;
   co.timeout = o.connect_timeout;
@@ -25,23 +38,25 @@ Result<net::StreamPtr> open_transport(const EndpointOptions& o) {
     case Transport::StartTls:
       return net::connect_tcp(o.host, o.port ? o.port : 143, co);
     case Transport::Imaps:
+      return net::connect_tls(o.host, o.port ? o.port : 993, co, tls_options(o));
     case Transport::Tunnel:
-      break;
+      return net::spawn_tunnel(o.tunnel_command);
   }
-  return fail(Errc::Config, Scope::Fatal,
-              std::string("transport ") + std::string(to_string(o.transport)) +
-                  " is not available in this build");
+  return fail(Errc::Config, Scope::Fatal, "unknown transport");
 }
 
-StreamUpgrade tls_upgrade(const EndpointOptions&) {
-  return [](net::StreamPtr, Deadline) -> Result<net::StreamPtr> {
-    return fail(Errc::Tls, Scope::Connection, "TLS is not available in this build");
+StreamUpgrade tls_upgrade(const EndpointOptions& o) {
+  net::TlsOptions t = tls_options(o);
+  return [t](net::StreamPtr s, Deadline d) -> Result<net::StreamPtr> {
+    return net::tls_upgrade(std::move(s), t, d);
   };
 }
 
 StreamUpgrade deflate_wrap() {
-  return [](net::StreamPtr, Deadline) -> Result<net::StreamPtr> {
-    return fail(Errc::Capability, Scope::Connection, "COMPRESS is not available in this build");
+  return [](net::StreamPtr s, Deadline) -> Result<net::StreamPtr> {
+    auto z = net::wrap_deflate(std::move(s));
+    if (!z) return z.error();
+    return net::StreamPtr(std::move(*z));
   };
 }
 

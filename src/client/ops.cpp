@@ -589,6 +589,13 @@ Pending<FetchResult> start_fetch(Session::Impl& im, const imap::SeqSet& uids,
   op->untagged = [st, set, want_vanished, on_message, sink, &im](imap::Response& r) {
     if (auto* f = std::get_if<imap::FetchData>(&r)) {
       if (!f->uid || !set.contains(f->uid->value)) return false;
+      // A body fetch answers with BODY[]; anything else about these UIDs (a flag change,
+      // another pipelined FETCH) is not ours.
+      if (sink && std::none_of(f->bodies.begin(), f->bodies.end(), [](const imap::FetchBody& b) {
+            return b.item == "BODY" && b.section.empty() && !b.origin;
+          })) {
+        return false;
+      }
       if (sink) {
         if (auto s = sink->end(*f); !s && !im.deferred_break) im.deferred_break = s.error();
       } else if (on_message) {

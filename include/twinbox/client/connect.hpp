@@ -35,7 +35,8 @@ struct EndpointOptions {
   Transport transport = Transport::Imaps;
   std::string host;
   std::uint16_t port = 0;                 ///< 0 = 993 (imaps) / 143
-  std::vector<std::string> tunnel_command;  ///< argv for Transport::Tunnel (no shell)
+  /// Command for Transport::Tunnel (net::spawn_tunnel: no shell unless metacharacters).
+  std::string tunnel_command;
   TlsSettings tls;
   Credentials credentials;                ///< ignored after PREAUTH
   bool compress = false;                  ///< COMPRESS DEFLATE when advertised
