@@ -122,6 +122,10 @@ void Session::on_ready() {
                                           core_.options().limits.max_literal + 4096) {
       auto n = stream_->read_some(buf, sizeof buf);
       if (!n) {
+        // EOF or error: answer what was already received (a client may send LOGOUT and
+        // shut down its side at once), then close.
+        process();
+        write_out();
         closed_ = true;
         stream_->close();
         return;
