@@ -181,7 +181,7 @@ class Engine {
   Result<PerSide<Delta>> read_deltas(const PairToSync& p, const state::MailboxPair& stored,
                                      const StoredMailbox& pairs);
   Status sync_pair(const PairToSync& p, MailboxReport& rep, std::optional<PerSide<Delta>> first,
-                   std::vector<StoreFlags> follow_up);
+                   std::vector<StoreFlags> follow_up, bool moved);
   PerSide<Caps> caps() const;
   void log(const std::string& s) const {
     if (log_) log_(s);
@@ -377,7 +377,7 @@ Result<PerSide<Delta>> Engine::read_deltas(const PairToSync& p, const state::Mai
 }
 
 Status Engine::sync_pair(const PairToSync& p, MailboxReport& rep, std::optional<PerSide<Delta>> first,
-                         std::vector<StoreFlags> follow_up) {
+                         std::vector<StoreFlags> follow_up, bool moved) {
   Executor exec({{sessions_[Side::Local].get(), sessions_[Side::Remote].get()}}, loop_, *store_, opt_);
   // Read, reconcile, execute; then read again to confirm that what is left are our own echoes
   // and to store the post-sync state, so that the next run is a no-op (bounded: 3 passes).
@@ -445,7 +445,10 @@ Status Engine::sync_pair(const PairToSync& p, MailboxReport& rep, std::optional<
       if (p.entry[s] && !p.entry[s]->mailbox_id.empty()) ss.mailbox_id = p.entry[s]->mailbox_id;
       if (auto st = store_->set_side_state(p.pair, s, ss); !st) return st;
     }
-    if (plan.empty()) break;
+    // A mailbox that moves touched changed after its SELECT snapshot: confirm once more so
+    // the stored snapshot covers our own changes (else the next run is not a no-op).
+    if (plan.empty() && !moved) break;
+    moved = false;
   }
   return {};
 }
@@ -559,9 +562,14 @@ Result<SyncReport> Engine::run() {
   // Moves: only when both sides return COPYUID, so every moved message's new UID is known.
   std::map<MailboxKey, std::vector<StoreFlags>> follow_up;
   std::map<MailboxKey, PerSide<Counts>> moved_counts;
+  std::set<MailboxKey> touched;  ///< mailboxes changed by moves (need a confirming pass)
   bool can_move = sessions_[Side::Local]->has("UIDPLUS") && sessions_[Side::Remote]->has("UIDPLUS");
   if (can_move && inputs.size() > 1 && !opt_.dry_run) {
     std::vector<Move> moves = match_moves(inputs);
+    for (const auto& m : moves) {
+      touched.insert(m.from);
+      touched.insert(m.to);
+    }
     if (!moves.empty()) {
       std::map<MailboxKey, PerSide<std::string>> names;
       for (const auto& w : work) names[w.pair.pair] = w.pair.name;
@@ -587,7 +595,8 @@ Result<SyncReport> Engine::run() {
     if (w.report.error.empty()) {
       std::vector<StoreFlags> fu;
       if (auto it = follow_up.find(w.pair.pair); it != follow_up.end()) fu = it->second;
-      auto r = sync_pair(w.pair, w.report, std::move(w.delta), std::move(fu));
+      auto r = sync_pair(w.pair, w.report, std::move(w.delta), std::move(fu),
+                         touched.count(w.pair.pair) > 0);
       if (!r) {
         if (r.error().scope == Scope::Connection || r.error().scope == Scope::Fatal) {
           cleanup();

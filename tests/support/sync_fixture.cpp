@@ -1,0 +1,427 @@
+#include "support/sync_fixture.hpp"
+
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <sstream>
+#include <thread>
+
+#include <doctest/doctest.h>
+
+#include <twinbox/base/crash_point.hpp>
+#include <twinbox/net/io.hpp>
+
+namespace twinbox::test {
+
+// ---- TempDir ------------------------------------------------------------------------------
+
+TempDir::TempDir() {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "twinbox-synctest-XXXXXX").string();
+  REQUIRE_MESSAGE(::mkdtemp(tmpl.data()) != nullptr, "mkdtemp failed");
+  path_ = tmpl;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  if (!std::getenv("TWINBOX_KEEP_TEST_DIRS")) std::filesystem::remove_all(path_, ec);
+}
+
+// ---- TestServer -----------------------------------------------------------------------------
+
+struct ServerThread {
+  std::thread thread;
+};
+
+std::unique_ptr<TestServer> TestServer::dovecot() {
+  auto dc = DovecotInstance::start();
+  REQUIRE_MESSAGE(dc.has_value(), (dc ? std::string() : dc.error().message));
+  std::unique_ptr<TestServer> s(new TestServer());
+  s->dovecot_.emplace(std::move(*dc));
+  s->port_ = s->dovecot_->imap_port();
+  return s;
+}
+
+std::unique_ptr<TestServer> TestServer::embedded(server::Options options) {
+  options.port = 0;
+  options.listen_host = "127.0.0.1";
+  options.users = {{"alice", "secret"}};
+  options.test.enabled = true;
+  options.limits.auth_fail_delay_ms = 0;
+  auto srv = server::Server::create(options);
+  REQUIRE_MESSAGE(srv.has_value(), (srv ? std::string() : srv.error().message));
+  std::unique_ptr<TestServer> s(new TestServer());
+  s->server_ = std::move(*srv);
+  auto port = s->server_->start();
+  REQUIRE_MESSAGE(port.has_value(), (port ? std::string() : port.error().message));
+  s->port_ = *port;
+  s->thread_ = std::make_unique<ServerThread>();
+  server::Server* raw = s->server_.get();
+  s->thread_->thread = std::thread([raw] { (void)raw->run(); });
+  return s;
+}
+
+TestServer::~TestServer() {
+  if (server_) {
+    server_->stop();
+    if (thread_ && thread_->thread.joinable()) thread_->thread.join();
+  }
+}
+
+client::EndpointOptions TestServer::endpoint() const {
+  client::EndpointOptions o;
+  o.transport = client::Transport::Plain;
+  o.host = "127.0.0.1";
+  o.port = port_;
+  o.credentials.username = "alice";
+  o.credentials.password = "secret";
+  o.connect_timeout = std::chrono::seconds(10);
+  o.command_timeout = std::chrono::seconds(20);
+  o.send_id = false;
+  return o;
+}
+
+std::string TestServer::describe() const {
+  return (dovecot_ ? "dovecot:" : "embedded:") + std::to_string(port_);
+}
+
+// ---- messages -------------------------------------------------------------------------------
+
+std::string content_hash(std::string_view bytes) {
+  std::uint64_t h = 1469598103934665603ULL;
+  for (unsigned char c : bytes) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return std::string(buf) + ":" + std::to_string(bytes.size());
+}
+
+std::string make_message(const std::string& id, std::size_t size) {
+  std::string m = "From: Alice <alice@twinbox.test>\r\nTo: Bob <bob@twinbox.test>\r\n"
+                  "Subject: message " + id + "\r\nDate: Mon, 2 Mar 2026 10:00:00 +0000\r\n"
+                  "Message-ID: <" + id + "@twinbox.test>\r\n\r\n";
+  std::size_t n = 0;
+  while (m.size() < size) m += "Body line " + std::to_string(n++) + " of " + id + ".\r\n";
+  return m;
+}
+
+std::string MessageView::describe() const {
+  return mailbox + " uid " + std::to_string(uid.value) + " " + hash + " [" + flags + "] " +
+         internaldate;
+}
+
+// ---- Account --------------------------------------------------------------------------------
+
+namespace {
+
+net::Deadline soon() { return net::deadline_in(std::chrono::seconds(30)); }
+
+imap::SeqSet one(Uid u) {
+  imap::SeqSet s;
+  s.add(u.value);
+  return s;
+}
+
+std::string flag_text(const imap::FlagSet& f) {
+  std::vector<std::string> v;
+  for (const auto& x : f.items()) {
+    if (x == "\\Recent" || x == "\\recent") continue;
+    v.push_back(x);
+  }
+  std::sort(v.begin(), v.end());
+  std::string out;
+  for (const auto& x : v) {
+    if (!out.empty()) out += ' ';
+    out += x;
+  }
+  return out;
+}
+
+template <class T>
+T must(client::Session& s, const client::Pending<T>& p, const std::string& what) {
+  auto r = s.wait(p, soon());
+  REQUIRE_MESSAGE(r.has_value(), what << ": " << (r ? std::string() : r.error().message));
+  return std::move(*r);
+}
+
+void must_void(client::Session& s, const client::Pending<void>& p, const std::string& what) {
+  auto r = s.wait(p, soon());
+  REQUIRE_MESSAGE(r.has_value(), what << ": " << (r ? std::string() : r.error().message));
+}
+
+}  // namespace
+
+Account::Account(const TestServer& server) : endpoint_(server.endpoint()) {
+  auto s = client::connect(endpoint_);
+  REQUIRE_MESSAGE(s.has_value(), "connect to " << server.describe() << ": "
+                                              << (s ? std::string() : s.error().message));
+  session_ = std::move(*s);
+}
+
+Account::~Account() = default;
+Account::Account(Account&&) noexcept = default;
+
+client::Session& Account::session() { return *session_; }
+
+void Account::select(const std::string& mailbox, bool read_only) {
+  client::SelectOptions o;
+  o.read_only = read_only;
+  (void)must(*session_, session_->select(mailbox, o), "SELECT " + mailbox);
+}
+
+Uid Account::append(const std::string& mailbox, const std::string& body,
+                    const std::vector<std::string>& flags, const std::string& date) {
+  client::AppendMessage m;
+  for (const auto& f : flags) m.flags.insert(f);
+  if (!date.empty()) m.internal_date = date;
+  m.data = body;
+  std::vector<client::AppendMessage> v;
+  v.push_back(std::move(m));
+  auto r = must(*session_, session_->append(mailbox, std::move(v)), "APPEND to " + mailbox);
+  REQUIRE_MESSAGE(r.uids.size() == 1, "APPEND to " << mailbox << " returned no APPENDUID");
+  return r.uids.front();
+}
+
+void Account::create(const std::string& mailbox) {
+  must_void(*session_, session_->create(mailbox), "CREATE " + mailbox);
+}
+
+void Account::rename(const std::string& from, const std::string& to) {
+  must_void(*session_, session_->rename(from, to), "RENAME " + from);
+}
+
+void Account::remove(const std::string& mailbox) {
+  if (session_->selected() && session_->selected()->mailbox == mailbox) {
+    must_void(*session_, session_->unselect(), "UNSELECT");
+  }
+  must_void(*session_, session_->delete_mailbox(mailbox), "DELETE " + mailbox);
+}
+
+void Account::store(const std::string& mailbox, Uid uid, client::StoreMode mode,
+                    const std::vector<std::string>& flags) {
+  select(mailbox, false);
+  imap::FlagSet f;
+  for (const auto& x : flags) f.insert(x);
+  (void)must(*session_, session_->uid_store(one(uid), mode, f), "UID STORE in " + mailbox);
+}
+
+void Account::expunge(const std::string& mailbox, const std::vector<Uid>& uids) {
+  select(mailbox, false);
+  imap::SeqSet set;
+  for (Uid u : uids) set.add(u.value);
+  (void)must(*session_, session_->uid_store(set, client::StoreMode::Add, imap::FlagSet{"\\Deleted"}),
+             "UID STORE \\Deleted in " + mailbox);
+  (void)must(*session_, session_->uid_expunge(set), "UID EXPUNGE in " + mailbox);
+}
+
+Uid Account::move(const std::string& mailbox, Uid uid, const std::string& to) {
+  select(mailbox, false);
+  auto r = must(*session_, session_->uid_move(one(uid), to), "UID MOVE from " + mailbox);
+  REQUIRE_MESSAGE(r.pairs.size() == 1, "UID MOVE returned no COPYUID");
+  return r.pairs.front().second;
+}
+
+std::optional<Uid> Account::find(const std::string& mailbox, const std::string& id) {
+  select(mailbox, true);
+  auto r = must(*session_,
+                session_->uid_search("HEADER Message-ID \"<" + id + "@twinbox.test>\""),
+                "UID SEARCH in " + mailbox);
+  REQUIRE_MESSAGE(r.uids.size() <= 1, "message " << id << " is in " << mailbox << " "
+                                                 << r.uids.size() << " times");
+  if (r.uids.empty()) return std::nullopt;
+  return Uid(*r.uids.min());
+}
+
+std::vector<std::string> Account::mailboxes() {
+  client::ListOptions lo;
+  auto r = must(*session_, session_->list(lo), "LIST");
+  std::vector<std::string> out;
+  for (const auto& e : r) {
+    if (!e.selectable() || e.has_attribute("\\All") || e.has_attribute("\\Flagged")) continue;
+    out.push_back(e.name);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+imap::StatusData Account::status(const std::string& mailbox) {
+  return must(*session_, session_->status(mailbox, client::StatusItems{}), "STATUS " + mailbox);
+}
+
+std::vector<MessageView> Account::messages(const std::string& mailbox) {
+  client::SelectOptions o;
+  o.read_only = true;
+  auto info = must(*session_, session_->select(mailbox, o), "EXAMINE " + mailbox);
+  std::vector<MessageView> out;
+  if (info.exists == 0) return out;
+  imap::SeqSet all;
+  all.add(1, std::max<std::uint32_t>(info.uidnext.value, 2) - 1);
+  client::FetchItems items;
+  items.flags = true;
+  items.internal_date = true;
+  items.body = true;
+  auto r = must(*session_, session_->uid_fetch(all, items), "UID FETCH in " + mailbox);
+  for (const auto& f : r.messages) {
+    MessageView v;
+    v.mailbox = mailbox;
+    v.uid = f.uid.value_or(Uid());
+    v.flags = flag_text(f.flags);
+    v.internaldate = f.internal_date.value_or("");
+    for (const auto& b : f.bodies) {
+      if (b.section.empty() && b.data) v.hash = content_hash(*b.data);
+    }
+    out.push_back(std::move(v));
+  }
+  std::sort(out.begin(), out.end(),
+            [](const MessageView& a, const MessageView& b) { return a.uid < b.uid; });
+  return out;
+}
+
+std::vector<MessageView> Account::all() {
+  std::vector<MessageView> out;
+  for (const auto& m : mailboxes()) {
+    auto v = messages(m);
+    out.insert(out.end(), v.begin(), v.end());
+  }
+  std::sort(out.begin(), out.end(), [](const MessageView& a, const MessageView& b) {
+    return std::tie(a.mailbox, a.hash, a.flags, a.internaldate) <
+           std::tie(b.mailbox, b.hash, b.flags, b.internaldate);
+  });
+  return out;
+}
+
+std::string Account::body(const std::string& mailbox, Uid uid) {
+  select(mailbox, true);
+  client::FetchItems items;
+  items.flags = false;
+  items.body = true;
+  auto r = must(*session_, session_->uid_fetch(one(uid), items), "UID FETCH BODY in " + mailbox);
+  for (const auto& f : r.messages) {
+    for (const auto& b : f.bodies) {
+      if (b.section.empty() && b.data) return *b.data;
+    }
+  }
+  FAIL("no body for UID " << uid.value << " in " << mailbox);
+  return {};
+}
+
+// ---- engine helpers -------------------------------------------------------------------------
+
+sync::EngineOptions engine_options(const TestServer& local, const TestServer& remote,
+                                   const std::string& state_path) {
+  sync::EngineOptions o;
+  o.endpoints[Side::Local] = local.endpoint();
+  o.endpoints[Side::Remote] = remote.endpoint();
+  o.state_path = state_path;
+  o.timeout = std::chrono::seconds(30);
+  return o;
+}
+
+Result<sync::SyncReport> run(const sync::EngineOptions& options, std::string* log) {
+  return sync::run_sync(options, [log](std::string_view line) {
+    if (log) {
+      *log += line;
+      *log += '\n';
+    }
+  });
+}
+
+std::string describe(const sync::SyncReport& r) {
+  std::ostringstream os;
+  for (Side s : kBothSides) {
+    const auto& c = r.total[s];
+    os << "to " << to_string(s) << ": copied " << c.copied << " flags " << c.flags << " expunged "
+       << c.expunged << " moved " << c.moved << "; ";
+  }
+  os << "checked " << r.mailboxes_checked << " skipped " << r.mailboxes_skipped_unchanged
+     << " commands " << r.commands[Side::Local] << "/" << r.commands[Side::Remote] << "\n";
+  for (const auto& m : r.mailboxes) {
+    os << "  " << m.name << (m.created ? " (created)" : "") << ": " << m.error << "\n";
+    for (const auto& p : m.plan) os << "    " << p << "\n";
+  }
+  for (const auto& p : r.problems) os << "  problem " << p.mailbox << ": " << p.message << "\n";
+  return os.str();
+}
+
+sync::SyncReport run_ok(const sync::EngineOptions& options) {
+  std::string log;
+  auto r = run(options, &log);
+  REQUIRE_MESSAGE(r.has_value(), "sync failed: " << (r ? std::string() : r.error().message)
+                                                 << "\nlog:\n" << log);
+  for (const auto& m : r->mailboxes) {
+    CHECK_MESSAGE(m.error.empty(), "mailbox " << m.name << ": " << m.error << "\nlog:\n" << log);
+  }
+  return std::move(*r);
+}
+
+int run_in_child(const sync::EngineOptions& options, std::uint64_t crash_after, int timeout_s) {
+  std::fflush(nullptr);
+  int pipefd[2];
+  REQUIRE_MESSAGE(::pipe(pipefd) == 0, "pipe failed");
+  pid_t pid = ::fork();
+  REQUIRE_MESSAGE(pid >= 0, "fork failed");
+  if (pid == 0) {
+    ::close(pipefd[0]);  // the write end stays open until the child exits
+    set_crash_after(crash_after);
+    auto r = sync::run_sync(options, {});
+    if (!r) std::fprintf(stderr, "child sync failed: %s\n", r.error().message.c_str());
+    std::fflush(stderr);
+    ::_exit(r ? 0 : 1);
+  }
+  ::close(pipefd[1]);
+  // EOF on the pipe = the child is gone; bounded by timeout_s.
+  pollfd p{pipefd[0], POLLIN, 0};
+  int ready = ::poll(&p, 1, timeout_s * 1000);
+  ::close(pipefd[0]);
+  int status = 0;
+  if (ready <= 0) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, &status, 0);
+    return -1;
+  }
+  ::waitpid(pid, &status, 0);
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  return -1;
+}
+
+bool same_mail(Account& local, Account& remote) {
+  auto a = local.all();
+  auto b = remote.all();
+  bool equal = a.size() == b.size() &&
+               std::equal(a.begin(), a.end(), b.begin(),
+                          [](const MessageView& x, const MessageView& y) { return x.same(y); });
+  if (!equal) {
+    std::ostringstream os;
+    os << "local (" << a.size() << " messages):\n";
+    for (const auto& m : a) os << "  " << m.describe() << "\n";
+    os << "remote (" << b.size() << " messages):\n";
+    for (const auto& m : b) os << "  " << m.describe() << "\n";
+    CHECK_MESSAGE(equal, os.str());
+  }
+  return equal;
+}
+
+std::uint64_t total_copied(const sync::SyncReport& r) {
+  return r.total[Side::Local].copied + r.total[Side::Remote].copied;
+}
+std::uint64_t total_moved(const sync::SyncReport& r) {
+  return r.total[Side::Local].moved + r.total[Side::Remote].moved;
+}
+std::uint64_t total_expunged(const sync::SyncReport& r) {
+  return r.total[Side::Local].expunged + r.total[Side::Remote].expunged;
+}
+std::uint64_t total_flags(const sync::SyncReport& r) {
+  return r.total[Side::Local].flags + r.total[Side::Remote].flags;
+}
+
+}  // namespace twinbox::test

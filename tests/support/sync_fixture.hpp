@@ -1,0 +1,160 @@
+#pragma once
+/// Helpers for whole-sync tests (tests/integration/sync_*_test.cpp): IMAP servers to sync
+/// (private Dovecot instances or embedded servers on 127.0.0.1), an Account to seed and inspect
+/// one side through a real client::Session, engine options, crash runs in a forked child, and a
+/// message-by-message comparison of both sides.
+///
+/// Helpers that talk to a server check their results with doctest REQUIRE: call them from
+/// inside a test case only.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <twinbox/base/ids.hpp>
+#include <twinbox/base/result.hpp>
+#include <twinbox/client/connect.hpp>
+#include <twinbox/client/session.hpp>
+#include <twinbox/server/options.hpp>
+#include <twinbox/server/server.hpp>
+#include <twinbox/sync/engine.hpp>
+
+#include "support/dovecot.hpp"
+
+namespace twinbox::test {
+
+/// A temporary directory removed (recursively) at destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  [[nodiscard]] const std::string& path() const { return path_; }
+  [[nodiscard]] std::string file(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+/// One IMAP server holding the account "alice" (password "secret").
+class TestServer {
+ public:
+  /// A private Dovecot instance (REQUIREs that it starts).
+  static std::unique_ptr<TestServer> dovecot();
+  /// An embedded server on an ephemeral port, served by a thread of this process. `options`
+  /// port/users are overridden; test controls are enabled.
+  static std::unique_ptr<TestServer> embedded(server::Options options = {});
+  ~TestServer();
+  TestServer(const TestServer&) = delete;
+  TestServer& operator=(const TestServer&) = delete;
+
+  /// Plaintext TCP to 127.0.0.1 (loopback tests).
+  [[nodiscard]] client::EndpointOptions endpoint() const;
+  [[nodiscard]] bool is_dovecot() const { return dovecot_.has_value(); }
+  /// The embedded server (direct store API, test controls); nullptr for Dovecot.
+  [[nodiscard]] server::Server* embedded_server() const { return server_.get(); }
+  [[nodiscard]] DovecotInstance* dovecot_instance() { return dovecot_ ? &*dovecot_ : nullptr; }
+  [[nodiscard]] std::string describe() const;
+
+ private:
+  TestServer() = default;
+  std::optional<DovecotInstance> dovecot_;
+  std::unique_ptr<server::Server> server_;
+  std::unique_ptr<struct ServerThread> thread_;
+  std::uint16_t port_ = 0;
+};
+
+/// A message as whole-sync tests compare it: where it is, what it holds, how it is flagged.
+struct MessageView {
+  std::string mailbox;       ///< wire name
+  std::string hash;          ///< hex FNV-1a 64 of the bytes, plus ":size"
+  std::string flags;         ///< sorted, space-separated, \Recent stripped
+  std::string internaldate;  ///< as the server sent it
+  Uid uid;                   ///< not compared across sides
+  /// Compares everything but the UID.
+  [[nodiscard]] bool same(const MessageView& o) const {
+    return mailbox == o.mailbox && hash == o.hash && flags == o.flags &&
+           internaldate == o.internaldate;
+  }
+  [[nodiscard]] std::string describe() const;
+};
+
+/// hex FNV-1a 64 of `bytes` plus ":<size>" (the MessageView::hash form).
+std::string content_hash(std::string_view bytes);
+
+/// A test message: RFC 5322 text with a unique Message-ID <id@twinbox.test>, roughly `size`
+/// octets (CRLF lines).
+std::string make_message(const std::string& id, std::size_t size = 300);
+
+/// One logged-in session on a TestServer for seeding and inspecting.
+class Account {
+ public:
+  explicit Account(const TestServer& server);
+  ~Account();
+  Account(Account&&) noexcept;
+
+  /// APPENDs a message; returns its UID (APPENDUID). `date` is an IMAP date-time or "".
+  Uid append(const std::string& mailbox, const std::string& body,
+             const std::vector<std::string>& flags = {}, const std::string& date = "");
+  void create(const std::string& mailbox);
+  void rename(const std::string& from, const std::string& to);
+  void remove(const std::string& mailbox);
+  /// +FLAGS / -FLAGS / FLAGS on one message.
+  void store(const std::string& mailbox, Uid uid, client::StoreMode mode,
+             const std::vector<std::string>& flags);
+  /// UID STORE +FLAGS.SILENT (\Deleted) + UID EXPUNGE.
+  void expunge(const std::string& mailbox, const std::vector<Uid>& uids);
+  /// UID MOVE; returns the new UID (COPYUID).
+  Uid move(const std::string& mailbox, Uid uid, const std::string& to);
+  /// UID of the message with Message-ID <id@twinbox.test> (make_message ids); nullopt if none,
+  /// REQUIRE fails if several.
+  std::optional<Uid> find(const std::string& mailbox, const std::string& id);
+  /// Selectable mailboxes (wire names), sorted; \All/\Flagged virtual ones left out.
+  std::vector<std::string> mailboxes();
+  /// Messages of one mailbox (EXAMINE + UID FETCH), sorted by UID.
+  std::vector<MessageView> messages(const std::string& mailbox);
+  /// Every message of every listed mailbox, sorted by (mailbox, hash, flags, date).
+  std::vector<MessageView> all();
+  /// The bytes of one message.
+  std::string body(const std::string& mailbox, Uid uid);
+  /// UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ of a mailbox via STATUS.
+  imap::StatusData status(const std::string& mailbox);
+  client::Session& session();
+
+ private:
+  client::EndpointOptions endpoint_;
+  std::unique_ptr<client::Session> session_;
+  void select(const std::string& mailbox, bool read_only);
+};
+
+/// Engine options syncing `local` to `remote` with the state at `state_path`.
+sync::EngineOptions engine_options(const TestServer& local, const TestServer& remote,
+                                   const std::string& state_path);
+
+/// run_sync with the log collected into `log` (one line each) when given.
+Result<sync::SyncReport> run(const sync::EngineOptions& options, std::string* log = nullptr);
+/// run() that REQUIREs success and that no mailbox failed; returns the report.
+sync::SyncReport run_ok(const sync::EngineOptions& options);
+
+/// Runs run_sync in a forked child with set_crash_after(crash_after) (0: no crash). Returns
+/// the child's exit status: 0 success, 1 error, kTestCrashExitCode when it crashed; -1 when it
+/// had to be killed (bounded wait of `timeout_s`).
+int run_in_child(const sync::EngineOptions& options, std::uint64_t crash_after,
+                 int timeout_s = 60);
+
+/// Every message of both sides equal (mailbox, content, flags, INTERNALDATE) and no message
+/// twice in one mailbox unless it is twice on the other side too. CHECKs with a readable diff.
+/// Returns true when equal.
+bool same_mail(Account& local, Account& remote);
+
+/// Sum of the counts of a report for one kind, both directions.
+std::uint64_t total_copied(const sync::SyncReport& r);
+std::uint64_t total_moved(const sync::SyncReport& r);
+std::uint64_t total_expunged(const sync::SyncReport& r);
+std::uint64_t total_flags(const sync::SyncReport& r);
+std::string describe(const sync::SyncReport& r);
+
+}  // namespace twinbox::test
