@@ -1,24 +1,210 @@
+// The command line: CLI11 subcommands filled into plain argument structs (commands.hpp), run,
+// and every exception that may reach here (CLI11, nlohmann/json, bad_alloc) mapped to an exit
+// status. The only file of the program that includes CLI11.
+
 #include <iostream>
+#include <new>
 
 #include <CLI/CLI.hpp>
 
+#include <twinbox/base/crash_point.hpp>
 #include <twinbox/cli/cli.hpp>
+#include <twinbox/cli/exit_codes.hpp>
+
+#include "commands.hpp"
 
 namespace twinbox::cli {
+namespace {
 
-int run(int argc, char** argv) {
-  CLI::App app{"twinbox: fast, safe, bidirectional IMAP-to-IMAP synchronizer", "twinbox"};
+constexpr const char* kMainFooter = R"(
+Commands:
+  sync     synchronize the two accounts of a config file once (cron, systemd timer)
+  check    validate the config, log in to both sides, show what each server offers
+  serve    run the embedded IMAP server
+  demo     two embedded servers with sample mail, synced both ways, result shown
+
+Examples:
+  twinbox demo
+  twinbox check
+  twinbox sync
+  twinbox sync --config ~/.config/twinbox/work.conf --json
+  twinbox serve --listen 127.0.0.1:1143 --db ~/mail.db --user me:secret
+
+Exit status: 0 success, 2 partial (some mailboxes failed), 3 config or usage error,
+4 authentication, 5 TLS, 6 network, 7 state locked / local storage, 8 internal error,
+9 server protocol error. See twinbox(1) and twinbox.conf(5).)";
+
+constexpr const char* kSyncFooter = R"(
+Config file: --config FILE, else $XDG_CONFIG_HOME/twinbox/config (~/.config/twinbox/config).
+MAILBOX arguments restrict the run to those mailboxes (names with '/' as separator).
+
+Output: one line per mailbox that changed, with what was done to each side, then a summary.
+With --json, one JSON object per line (events: log, mailbox, plan, problem, error, summary).
+
+Examples:
+  twinbox sync                             sync everything the default config selects
+  twinbox sync INBOX Archive/2024          only these two mailboxes
+  twinbox sync -n                          show what would be done, change nothing
+  twinbox sync -c ~/.config/twinbox/work.conf --quiet     for cron: only errors
+  twinbox sync --json | jq 'select(.event=="summary")'
+  twinbox sync --allow-mass-delete INBOX   after the deletion guard stopped INBOX
+
+Exit status: 0 success (1 with --exit-code when something changed), 2 partial, 3 config,
+4 authentication, 5 TLS, 6 network, 7 state locked / local storage, 8 internal, 9 protocol.)";
+
+constexpr const char* kCheckFooter = R"(
+Loads and validates the config, connects and logs in to both sides, and prints each
+server's capabilities and the sync path it gets (QRESYNC, CONDSTORE or plain). Changes
+nothing on either server and does not open the state database.
+
+Examples:
+  twinbox check
+  twinbox check --config ~/.config/twinbox/gmail.conf --debug)";
+
+constexpr const char* kServeFooter = R"(
+A real IMAP4rev1 server (CONDSTORE, QRESYNC, IDLE, UIDPLUS, MOVE, ...) storing mail in
+SQLite. Listening on a non-loopback address needs --tls-cert/--tls-key (STARTTLS) or
+--allow-plaintext. With port 0 the chosen port is printed alone on stdout.
+SIGINT or SIGTERM stops the server.
+
+Examples:
+  twinbox serve --listen 127.0.0.1:1143 --db ~/mail.db --user me:secret
+  twinbox serve --listen 0.0.0.0:143 --tls-cert cert.pem --tls-key key.pem --tls-port 993 \
+                --db /var/lib/twinbox/mail.db --users-file /etc/twinbox/users
+  twinbox serve --listen 127.0.0.1:0 --user test:test --seed-demo 50 --disable QRESYNC
+  twinbox serve --stdio --db ~/mail.db --user me     (as a tunnel: command = twinbox serve ...))";
+
+constexpr const char* kDemoFooter = R"(
+Starts two embedded IMAP servers on 127.0.0.1 with different sample mail (and a few
+messages already on both), writes a config and state database to a temporary directory,
+syncs, changes both sides (new mail, a flag conflict, a deletion, a move), syncs again and
+shows both sides are identical. Cleans up after itself; takes a few seconds.
+
+Examples:
+  twinbox demo
+  twinbox demo --messages 100 --verbose)";
+
+void add_sync(CLI::App& app, SyncArgs& a, bool& quiet, bool& verbose) {
+  auto* sync = app.add_subcommand("sync", "Synchronize both accounts once");
+  sync->footer(kSyncFooter);
+  sync->add_option("mailbox", a.mailboxes, "Only these mailboxes (default: all the config selects)");
+  sync->add_option("-c,--config", a.config, "Config file")->type_name("FILE");
+  sync->add_flag("-n,--dry-run", a.dry_run, "Print what would be done; change nothing, anywhere");
+  sync->add_flag("--allow-mass-delete", a.allow_mass_delete,
+                 "Carry out expunges the deletion guard stopped (max_delete_percent)");
+  sync->add_flag("--debug", a.debug, "Protocol trace of both sides on stderr (secrets redacted)");
+  auto* q = sync->add_flag("-q,--quiet", quiet, "Print only errors");
+  sync->add_flag("-v,--verbose", verbose, "Also print each step (creations, renames, ...)")
+      ->excludes(q);
+  sync->add_flag("--json", a.json, "One JSON object per line on stdout (see twinbox(1))");
+  sync->add_flag("--exit-code", a.exit_code, "Exit with 1 instead of 0 when something changed");
+}
+
+void add_serve(CLI::App& app, ServeArgs& a) {
+  auto* serve = app.add_subcommand("serve", "Run the embedded IMAP server");
+  serve->footer(kServeFooter);
+  serve->add_option("-l,--listen", a.listen, "Address to listen on (port 0: any free port)")
+      ->type_name("HOST:PORT")
+      ->capture_default_str();
+  serve->add_option("--db", a.db, "SQLite mail store, or :memory:")
+      ->type_name("FILE")
+      ->capture_default_str();
+  serve->add_option("-u,--user", a.users, "Accepted login (repeatable)")->type_name("NAME:PASS");
+  serve->add_option("--users-file", a.users_file, "File of NAME:PASS lines (# comments)")
+      ->type_name("FILE");
+  serve->add_option("--tls-cert", a.tls_cert, "PEM certificate chain (enables STARTTLS)")
+      ->type_name("FILE");
+  serve->add_option("--tls-key", a.tls_key, "PEM private key")->type_name("FILE");
+  serve->add_option("--tls-port", a.tls_port, "Also listen for implicit TLS (imaps) on this port")
+      ->type_name("PORT");
+  serve->add_flag("--stdio", a.stdio,
+                  "Serve one pre-authenticated session for the first --user on stdin/stdout");
+  serve->add_option("--disable", a.disable, "Switch off extensions, e.g. QRESYNC,CONDSTORE")
+      ->type_name("EXT[,EXT]")
+      ->delimiter(',');
+  serve->add_option("--seed-demo", a.seed_demo, "Fill each user's mailboxes with N sample messages")
+      ->type_name("N");
+  serve->add_flag("--allow-plaintext", a.allow_plaintext,
+                  "Listen on a non-loopback address without TLS");
+  serve->add_flag("--no-fsync", a.no_fsync, "Do not fsync each commit of a --db file (faster)");
+  serve->add_option("--max-connections", a.max_connections, "Connections served at once")
+      ->capture_default_str();
+  serve->add_flag("--test-controls", a.test_controls, "Enable the test-only --test-* switches");
+  // Test-only switches, hidden from --help (documented in twinbox(1) under TESTING).
+  serve->add_option("--test-uidvalidity", a.test_uidvalidity)->group("");
+  serve->add_option("--test-drop-after-bytes", a.test_drop_after_bytes)->group("");
+  serve->add_flag("--test-drop-after-append", a.test_drop_after_append)->group("");
+  serve->add_flag("--test-copyuid-tagged", a.test_copyuid_tagged)->group("");
+  serve->add_flag("--test-always-modified", a.test_always_modified)->group("");
+  serve->add_option("--test-auth-fail-delay-ms", a.test_auth_fail_delay_ms)->group("");
+}
+
+int run_app(int argc, char** argv) {
+  CLI::App app{"twinbox: keeps two IMAP accounts identical, both ways", "twinbox"};
   app.set_version_flag("-V,--version", std::string("twinbox ") + TWINBOX_VERSION);
+  app.footer(kMainFooter);
   app.require_subcommand(0, 1);
+  app.fallthrough();  // --test-crash-after may follow the command name
+  std::uint64_t crash_after = 0;
+  app.add_option("--test-crash-after", crash_after,
+                 "Test only: exit with 77 at the N-th mutating step")
+      ->group("");
+
+  SyncArgs sync_args;
+  bool quiet = false;
+  bool verbose = false;
+  add_sync(app, sync_args, quiet, verbose);
+
+  CheckArgs check_args;
+  auto* check = app.add_subcommand("check", "Validate the config and log in to both sides");
+  check->footer(kCheckFooter);
+  check->add_option("-c,--config", check_args.config, "Config file")->type_name("FILE");
+  check->add_flag("--debug", check_args.debug, "Protocol trace on stderr (secrets redacted)");
+
+  ServeArgs serve_args;
+  add_serve(app, serve_args);
+
+  DemoArgs demo_args;
+  auto* demo = app.add_subcommand("demo", "Sync two embedded servers with sample mail");
+  demo->footer(kDemoFooter);
+  demo->add_option("--messages", demo_args.messages, "Sample messages per side")
+      ->capture_default_str()
+      ->check(CLI::Range(4, 10000));
+  demo->add_flag("-v,--verbose", demo_args.verbose, "Also print each step of the syncs");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    const int status = app.exit(e);
+    return status == 0 ? 0 : to_int(ExitCode::Config);
   }
-  if (app.get_subcommands().empty()) {
-    std::cout << app.help();
+  if (crash_after > 0) set_crash_after(crash_after);
+
+  if (app.got_subcommand("sync")) {
+    sync_args.verbosity = quiet ? Verbosity::Quiet : verbose ? Verbosity::Verbose : Verbosity::Normal;
+    return sync_command(sync_args);
   }
-  return 0;
+  if (app.got_subcommand("check")) return check_command(check_args);
+  if (app.got_subcommand("serve")) return serve_command(serve_args);
+  if (app.got_subcommand("demo")) return demo_command(demo_args);
+  std::cerr << app.help() << "\ntwinbox: a command is required\n";
+  return to_int(ExitCode::Config);
+}
+
+}  // namespace
+
+int run(int argc, char** argv) {
+  try {
+    return run_app(argc, argv);
+  } catch (const std::bad_alloc&) {
+    std::cerr << "twinbox: out of memory\n";
+  } catch (const std::exception& e) {
+    // nlohmann::json::exception and anything else a library threw: a bug in twinbox.
+    std::cerr << "twinbox: internal error: " << e.what() << " (please report this)\n";
+  } catch (...) {
+    std::cerr << "twinbox: internal error: unknown exception (please report this)\n";
+  }
+  return to_int(ExitCode::Internal);
 }
 
 }  // namespace twinbox::cli

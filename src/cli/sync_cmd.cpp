@@ -1,0 +1,75 @@
+// `twinbox sync`: load the config, run the engine once, print the report, pick the exit code.
+
+#include <iostream>
+#include <mutex>
+
+#include <twinbox/base/error.hpp>
+#include <twinbox/cli/config.hpp>
+#include <twinbox/cli/engine_options.hpp>
+#include <twinbox/cli/exit_codes.hpp>
+#include <twinbox/sync/engine.hpp>
+
+#include "commands.hpp"
+
+namespace twinbox::cli {
+
+Result<std::string> config_path(const std::string& path) {
+  if (!path.empty()) return path;
+  return default_config_path();
+}
+
+namespace {
+
+/// Protocol trace to stderr, one line per event, prefixed by the side. The engine connects
+/// both sides from two threads, so lines are serialised.
+SideTraceFn stderr_trace() {
+  auto mu = std::make_shared<std::mutex>();
+  return [mu](Side side, std::string_view line) {
+    std::lock_guard lock(*mu);
+    std::cerr << (side == Side::Local ? "local  " : "remote ") << line << '\n';
+  };
+}
+
+}  // namespace
+
+int sync_command(const SyncArgs& args) {
+  const auto start = std::chrono::steady_clock::now();
+  Reporter reporter(std::cout, std::cerr, args.verbosity, args.json);
+  auto fail_with = [&](const Error& e) {
+    reporter.error(e);
+    const ExitCode code = exit_code_for(e.code);
+    reporter.summary(nullptr, args.dry_run, code, std::chrono::steady_clock::now() - start);
+    return to_int(code);
+  };
+
+  auto path = config_path(args.config);
+  if (!path) return fail_with(path.error());
+  auto config = load_config(*path);
+  if (!config) return fail_with(config.error());
+
+  RunFlags flags;
+  flags.dry_run = args.dry_run;
+  flags.allow_mass_delete = args.allow_mass_delete;
+  flags.only = args.mailboxes;
+  flags.debug = args.debug;
+  flags.trace = stderr_trace();
+  auto options = engine_options(*config, flags);
+  if (!options) return fail_with(options.error());
+
+  auto report = sync::run_sync(*options, [&](std::string_view line) {
+    reporter.log(line, args.dry_run);
+  });
+  if (!report) return fail_with(report.error());
+
+  reporter.report(*report, args.dry_run);
+  ExitCode code = ExitCode::Ok;
+  if (report->partial()) {
+    code = ExitCode::Partial;
+  } else if (args.exit_code && report->changed() && !args.dry_run) {
+    code = ExitCode::Changed;
+  }
+  reporter.summary(&*report, args.dry_run, code, std::chrono::steady_clock::now() - start);
+  return to_int(code);
+}
+
+}  // namespace twinbox::cli
