@@ -562,9 +562,9 @@ void Session::Impl::handle_tagged(const imap::Tagged& t) {
     // The server refused the literal: the rest of the command is never sent.
     waiting_plus = false;
     if (!queue.empty() && queue.front().tag == num) queue.pop_front();
-  } else if (!queue.empty() && queue.front().tag == num && queue.front().started) {
-    queue.pop_front();
   }
+  // A command answered while its non-synchronizing literal is still being written keeps
+  // being written: the server reads those octets anyway (RFC 7888 §3).
   if (op == pending_select) maybe_activate_select(true);
   if (t.cond == imap::Cond::Ok) apply_code(t.code);
   else if (t.code.kind == imap::ResponseCode::Kind::Capability) apply_code(t.code);

@@ -1,6 +1,8 @@
 // client::Session against a real private Dovecot (tests/support/dovecot.hpp): transports,
 // TLS verification and its negatives, and the typed operations the sync engine needs.
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <optional>
 #include <string>
@@ -44,6 +46,15 @@ EndpointOptions imaps(const std::string& user = "alice") {
   o.credentials.password = "secret";
   o.connect_timeout = std::chrono::seconds(10);
   o.command_timeout = std::chrono::seconds(10);
+  if (std::getenv("TWINBOX_TEST_TRACE") != nullptr) {
+    o.session.trace = [](std::string_view line) {
+      auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::steady_clock::now().time_since_epoch())
+                    .count();
+      std::fprintf(stderr, "%lld %.*s\n", static_cast<long long>(ms % 100000),
+                   static_cast<int>(line.size()), line.data());
+    };
+  }
   return o;
 }
 
