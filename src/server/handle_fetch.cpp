@@ -153,10 +153,12 @@ class FetchJob : public Job {
            std::vector<FetchItem> items, bool uid, std::optional<ModSeq> changedsince)
       : s_(s), tag_(std::move(tag)), positions_(std::move(positions)), items_(std::move(items)),
         uid_(uid), changedsince_(changedsince) {
+    const Snapshot* sel = s_.selected();
+    bool read_only = sel == nullptr || sel->read_only;
     for (const auto& i : items_) {
       body_ = body_ || needs_body(i);
       parse_ = parse_ || needs_parse(i);
-      seen_ = seen_ || (sets_seen(i) && !s_.selected()->read_only);
+      seen_ = seen_ || (sets_seen(i) && !read_only);
       has_flags_ = has_flags_ || i.kind == Item::Flags;
       has_modseq_ = has_modseq_ || i.kind == Item::ModSeq;
     }

@@ -16,13 +16,15 @@ namespace twinbox::server {
 class Stmt {
  public:
   Stmt() = default;
-  Stmt(sqlite3* db, sqlite3_stmt* st) : db_(db), st_(st) {}
-  Stmt(Stmt&& o) noexcept : db_(o.db_), st_(o.st_) { o.st_ = nullptr; }
+  /// `cached`: the statement belongs to a cache and is only reset when this Stmt ends.
+  Stmt(sqlite3* db, sqlite3_stmt* st, bool cached = false) : db_(db), st_(st), cached_(cached) {}
+  Stmt(Stmt&& o) noexcept : db_(o.db_), st_(o.st_), cached_(o.cached_) { o.st_ = nullptr; }
   Stmt& operator=(Stmt&& o) noexcept {
     if (this != &o) {
       finalize();
       db_ = o.db_;
       st_ = o.st_;
+      cached_ = o.cached_;
       o.st_ = nullptr;
     }
     return *this;
@@ -80,11 +82,17 @@ class Stmt {
 
  private:
   void finalize() {
-    if (st_) sqlite3_finalize(st_);
+    if (st_ && cached_) {
+      sqlite3_reset(st_);
+      sqlite3_clear_bindings(st_);
+    } else if (st_) {
+      sqlite3_finalize(st_);
+    }
     st_ = nullptr;
   }
   sqlite3* db_ = nullptr;
   sqlite3_stmt* st_ = nullptr;
+  bool cached_ = false;
   int rc_ = SQLITE_OK;
 };
 

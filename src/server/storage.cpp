@@ -150,6 +150,7 @@ Result<std::unique_ptr<Storage>> Storage::open(const std::string& path, bool dur
 }
 
 Storage::~Storage() {
+  for (auto& [sql, st] : cache_) sqlite3_finalize(st);
   if (db_) sqlite3_close_v2(db_);
 }
 
@@ -164,10 +165,18 @@ Status Storage::exec(const char* sql) {
 }
 
 Result<Stmt> Storage::prepare(const char* sql) {
+  // Statements are cached by the address of their (static) SQL text; one still running
+  // (a nested use of the same query) gets a fresh, uncached statement.
+  auto it = cache_.find(sql);
+  if (it != cache_.end() && !sqlite3_stmt_busy(it->second)) return Stmt(db_, it->second, true);
   sqlite3_stmt* st = nullptr;
   if (sqlite3_prepare_v2(db_, sql, -1, &st, nullptr) != SQLITE_OK) {
     return fail(Errc::Storage, Scope::Fatal,
                 std::string("mail store (SQLite): ") + sqlite3_errmsg(db_) + " in: " + sql);
+  }
+  if (it == cache_.end()) {
+    cache_[sql] = st;
+    return Stmt(db_, st, true);
   }
   return Stmt(db_, st);
 }
@@ -236,7 +245,8 @@ Result<std::string> Storage::new_object_id(char prefix) {
 }
 
 Result<std::optional<MailboxInfo>> Storage::find_mailbox(std::string_view user, std::string_view name) {
-  std::string sql = std::string("SELECT ") + kMailboxCols + " FROM mailboxes WHERE user=? AND name=?";
+  static const std::string sql =
+      std::string("SELECT ") + kMailboxCols + " FROM mailboxes WHERE user=? AND name=?";
   auto st = prepare(sql.c_str());
   if (!st) return st.error();
   st->bind(1, user).bind(2, name);
@@ -246,7 +256,7 @@ Result<std::optional<MailboxInfo>> Storage::find_mailbox(std::string_view user, 
 }
 
 Result<std::optional<MailboxInfo>> Storage::mailbox_by_id(std::int64_t id) {
-  std::string sql = std::string("SELECT ") + kMailboxCols + " FROM mailboxes WHERE id=?";
+  static const std::string sql = std::string("SELECT ") + kMailboxCols + " FROM mailboxes WHERE id=?";
   auto st = prepare(sql.c_str());
   if (!st) return st.error();
   st->bind(1, id);
@@ -256,7 +266,7 @@ Result<std::optional<MailboxInfo>> Storage::mailbox_by_id(std::int64_t id) {
 }
 
 Result<std::vector<MailboxInfo>> Storage::mailboxes(std::string_view user) {
-  std::string sql =
+  static const std::string sql =
       std::string("SELECT ") + kMailboxCols + " FROM mailboxes WHERE user=? ORDER BY name";
   auto st = prepare(sql.c_str());
   if (!st) return st.error();
@@ -412,7 +422,8 @@ Result<std::vector<std::string>> Storage::subscriptions(std::string_view user) {
 }
 
 Result<std::vector<MessageInfo>> Storage::messages(std::int64_t mailbox) {
-  std::string sql = std::string("SELECT ") + kMessageCols + " FROM messages WHERE mailbox=? ORDER BY uid";
+  static const std::string sql =
+      std::string("SELECT ") + kMessageCols + " FROM messages WHERE mailbox=? ORDER BY uid";
   auto st = prepare(sql.c_str());
   if (!st) return st.error();
   st->bind(1, mailbox);
@@ -433,7 +444,8 @@ Result<std::vector<Uid>> Storage::uids(std::int64_t mailbox) {
 }
 
 Result<std::optional<MessageInfo>> Storage::message(std::int64_t mailbox, Uid uid) {
-  std::string sql = std::string("SELECT ") + kMessageCols + " FROM messages WHERE mailbox=? AND uid=?";
+  static const std::string sql =
+      std::string("SELECT ") + kMessageCols + " FROM messages WHERE mailbox=? AND uid=?";
   auto st = prepare(sql.c_str());
   if (!st) return st.error();
   st->bind(1, mailbox).bind(2, static_cast<std::int64_t>(uid.value));

@@ -15,6 +15,7 @@
 /// Not thread-safe: the Server serialises access.
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -25,6 +26,7 @@
 #include <twinbox/server/mail.hpp>
 
 struct sqlite3;
+struct sqlite3_stmt;
 
 namespace twinbox::server {
 
@@ -128,6 +130,8 @@ class Storage {
   Status end_nested(bool owner, bool commit);
 
   sqlite3* db_ = nullptr;
+  /// Prepared statements by SQL text address (all SQL passed to prepare() is static).
+  std::map<const char*, sqlite3_stmt*> cache_;
   int txn_depth_ = 0;
   bool txn_failed_ = false;
   std::uint64_t generation_ = 0;
