@@ -635,3 +635,57 @@ TEST_CASE("Loop drives two sessions; a streamed APPEND pulls from another's FETC
   REQUIRE_MESSAGE(ap.result(), b.diag());
   CHECK(ap.result()->uids == std::vector<Uid>{Uid(17)});
 }
+
+TEST_CASE("SELECT pipelined behind a FETCH: data before [CLOSED] belongs to the old mailbox") {
+  Scripted t(caps_line("ENABLE QRESYNC CONDSTORE") + R"(
+C: a1 ENABLE QRESYNC
+S: * ENABLED QRESYNC
+S: a1 OK done
+C: a2 SELECT A
+S: * 4 EXISTS
+S: * OK [UIDVALIDITY 1] x
+S: a2 OK [READ-WRITE] done
+C: a3 UID FETCH 4 (UID FLAGS)
+C: a4 SELECT B
+S: * 4 FETCH (UID 4 FLAGS (\Seen))
+S: a3 OK done
+S: * VANISHED 2
+S: * OK [CLOSED] Previous mailbox closed
+S: * 7 EXISTS
+S: * OK [UIDVALIDITY 2] x
+S: a4 OK [READ-WRITE] done
+)", Scripted::secure());
+  REQUIRE(t.session->greet(soon()));
+  REQUIRE(t.session->enable({"QRESYNC"}, soon()));
+  REQUIRE(t.session->wait(t.session->select("A"), soon()));
+  auto f = t.session->uid_fetch(set_of("4"), {});
+  auto b = t.session->select("B");
+  auto rb = t.session->wait(b, soon());
+  REQUIRE_MESSAGE(rb, t.diag());
+  CHECK(rb->mailbox == "B");
+  CHECK(rb->exists == 7);
+  CHECK(rb->uidvalidity == UidValidity(2));
+  REQUIRE(f.ready());
+  CHECK(f.result()->messages.size() == 1);
+}
+
+TEST_CASE("COMPRESS: needs nothing in flight, then the stream is wrapped") {
+  Scripted t(caps_line("COMPRESS=DEFLATE") + R"(
+C: a1 COMPRESS DEFLATE
+S: a1 OK DEFLATE active
+C: a2 NOOP
+S: a2 OK done
+)", Scripted::secure());
+  REQUIRE(t.session->greet(soon()));
+  bool wrapped = false;
+  auto r = t.session->compress(
+      [&](net::StreamPtr s, Deadline) -> Result<net::StreamPtr> {
+        wrapped = true;
+        return s;  // the real one is net::wrap_deflate
+      },
+      soon());
+  REQUIRE_MESSAGE(r, t.diag());
+  CHECK(wrapped);
+  CHECK(t.session->compressed());
+  REQUIRE(t.session->wait(t.session->noop(), soon()));
+}
