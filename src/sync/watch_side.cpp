@@ -325,6 +325,8 @@ Status SideWatch::process(const std::vector<pollfd>& fds, std::size_t first,
       if (auto st = c.session->on_ready(); !st) return st.error().with_context(what);
     }
     if (auto st = step(c, now, ev); !st) return st.error().with_context(what);
+    // Commands queued by step() go out now (on_ready() moves the queue to the stream).
+    if (auto st = c.session->on_ready(); !st) return st.error().with_context(what);
   }
   return {};
 }
