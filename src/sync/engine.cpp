@@ -14,6 +14,8 @@
 #include <twinbox/sync/executor.hpp>
 #include <twinbox/sync/reader.hpp>
 
+#include "wait.hpp"
+
 namespace twinbox::sync {
 
 Counts& Counts::operator+=(const Counts& o) {
@@ -173,7 +175,7 @@ class Engine {
   }
   Status wait_loop(const std::function<bool()>& done) {
     if (done()) return {};
-    return loop_.run_until(done, net::deadline_in(opt_.timeout));
+    return drive_until(loop_, done, net::deadline_in(opt_.timeout));
   }
   Status connect();
   Result<MailboxListPlan> list_mailboxes();

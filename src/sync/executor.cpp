@@ -5,6 +5,8 @@
 #include <twinbox/sync/executor.hpp>
 #include <twinbox/sync/reader.hpp>
 
+#include "wait.hpp"
+
 namespace twinbox::sync {
 namespace {
 
@@ -86,7 +88,7 @@ Executor::Executor(PerSide<client::Session*> sessions, client::Loop& loop,
 template <class T>
 Result<T> Executor::wait(const client::Pending<T>& p) {
   if (!p.ready()) {
-    Status s = loop_.run_until([&p] { return p.ready(); }, net::deadline_in(options_.timeout));
+    Status s = drive_until(loop_, [&p] { return p.ready(); }, net::deadline_in(options_.timeout));
     if (!s && !p.ready()) return s.error();
   }
   return std::move(p.result());
@@ -94,7 +96,7 @@ Result<T> Executor::wait(const client::Pending<T>& p) {
 
 Status Executor::wait_all(const std::function<bool()>& done) {
   if (done()) return {};
-  return loop_.run_until(done, net::deadline_in(options_.timeout));
+  return drive_until(loop_, done, net::deadline_in(options_.timeout));
 }
 
 Status Executor::ensure_selected(Side side, const std::string& name) {

@@ -1,16 +1,19 @@
-# Whole-sync tests (engine end to end): a fixture library on top of every layer, and one
-# executable per sync_*_test.cpp linked to it.
+# Whole-sync tests (engine end to end): a fixture library on top of the sync and server layers,
+# and one executable per sync_*_test.cpp linked to it. They do not link the cli layer nor need
+# the twinbox binary (so they build while the CLI is being changed).
 if(TARGET twinbox_sync AND TARGET twinbox_server AND TARGET twinbox_client)
   add_library(twinbox_sync_fixture STATIC ${PROJECT_SOURCE_DIR}/tests/support/sync_fixture.cpp)
   target_link_libraries(twinbox_sync_fixture PUBLIC twinbox_test_support twinbox_sync
     twinbox_server twinbox_client PRIVATE twinbox_warnings)
-  target_compile_definitions(twinbox_sync_fixture PRIVATE
-    TWINBOX_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
   file(GLOB twinbox_sync_integration CONFIGURE_DEPENDS
     ${CMAKE_CURRENT_SOURCE_DIR}/sync_*_test.cpp)
   foreach(src IN LISTS twinbox_sync_integration)
     get_filename_component(stem ${src} NAME_WE)
     string(REGEX REPLACE "_test$" "" name ${stem})
-    twinbox_integration_test(${name} ${src} LIBS twinbox_sync_fixture TIMEOUT 120)
+    add_executable(integration_${name} ${src})
+    target_link_libraries(integration_${name} PRIVATE twinbox_sync_fixture
+      twinbox_doctest_main twinbox_warnings)
+    add_test(NAME integration_${name} COMMAND integration_${name})
+    set_tests_properties(integration_${name} PROPERTIES LABELS integration TIMEOUT 180)
   endforeach()
 endif()

@@ -41,12 +41,26 @@ struct ServerThread {
   std::thread thread;
 };
 
+namespace {
+constexpr int kDovecotAccounts = 200;
+}
+
 std::unique_ptr<TestServer> TestServer::dovecot() {
-  auto dc = DovecotInstance::start();
-  REQUIRE_MESSAGE(dc.has_value(), (dc ? std::string() : dc.error().message));
+  static std::optional<DovecotInstance> shared;
+  static int next = 0;
+  if (!shared) {
+    DovecotOptions o;
+    o.users.clear();
+    for (int i = 1; i <= kDovecotAccounts; ++i) o.users.push_back({"u" + std::to_string(i), "secret"});
+    auto dc = DovecotInstance::start(o);
+    REQUIRE_MESSAGE(dc.has_value(), (dc ? std::string() : dc.error().message));
+    shared.emplace(std::move(*dc));
+  }
+  REQUIRE_MESSAGE(next < kDovecotAccounts, "out of Dovecot test accounts");
   std::unique_ptr<TestServer> s(new TestServer());
-  s->dovecot_.emplace(std::move(*dc));
-  s->port_ = s->dovecot_->imap_port();
+  s->dovecot_ = &*shared;
+  s->user_ = "u" + std::to_string(++next);
+  s->port_ = shared->imap_port();
   return s;
 }
 
@@ -81,7 +95,7 @@ client::EndpointOptions TestServer::endpoint() const {
   o.transport = client::Transport::Plain;
   o.host = "127.0.0.1";
   o.port = port_;
-  o.credentials.username = "alice";
+  o.credentials.username = user_;
   o.credentials.password = "secret";
   o.connect_timeout = std::chrono::seconds(10);
   o.command_timeout = std::chrono::seconds(20);
@@ -90,7 +104,7 @@ client::EndpointOptions TestServer::endpoint() const {
 }
 
 std::string TestServer::describe() const {
-  return (dovecot_ ? "dovecot:" : "embedded:") + std::to_string(port_);
+  return (dovecot_ ? "dovecot:" : "embedded:") + std::to_string(port_) + ":" + user_;
 }
 
 // ---- messages -------------------------------------------------------------------------------
@@ -162,6 +176,14 @@ void must_void(client::Session& s, const client::Pending<void>& p, const std::st
 }  // namespace
 
 Account::Account(const TestServer& server) : endpoint_(server.endpoint()) {
+  if (std::getenv("TWINBOX_TEST_TRACE")) {
+    endpoint_.session.trace = [](std::string_view line) {
+      auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::steady_clock::now().time_since_epoch()).count();
+      std::fprintf(stderr, "[%lld] A %.*s\n", static_cast<long long>(ms % 1000000),
+                   static_cast<int>(std::min<std::size_t>(line.size(), 300)), line.data());
+    };
+  }
   auto s = client::connect(endpoint_);
   REQUIRE_MESSAGE(s.has_value(), "connect to " << server.describe() << ": "
                                               << (s ? std::string() : s.error().message));
@@ -324,11 +346,28 @@ sync::EngineOptions engine_options(const TestServer& local, const TestServer& re
   o.endpoints[Side::Remote] = remote.endpoint();
   o.state_path = state_path;
   o.timeout = std::chrono::seconds(30);
+  if (std::getenv("TWINBOX_TEST_TRACE")) {
+    for (Side s : kBothSides) {
+      o.endpoints[s].session.trace = [s](std::string_view line) {
+        auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::steady_clock::now().time_since_epoch()).count();
+        std::fprintf(stderr, "[%lld] %s %.*s\n", static_cast<long long>(ms % 1000000),
+                     s == Side::Local ? "L" : "R", static_cast<int>(std::min<std::size_t>(line.size(), 300)), line.data());
+      };
+    }
+  }
   return o;
 }
 
 Result<sync::SyncReport> run(const sync::EngineOptions& options, std::string* log) {
+  static const bool verbose = std::getenv("TWINBOX_TEST_LOG") != nullptr;
   return sync::run_sync(options, [log](std::string_view line) {
+    if (verbose) {
+      auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::steady_clock::now().time_since_epoch()).count();
+      std::fprintf(stderr, "[%lld] %.*s\n", static_cast<long long>(ms % 1000000),
+                   static_cast<int>(line.size()), line.data());
+    }
     if (log) {
       *log += line;
       *log += '\n';

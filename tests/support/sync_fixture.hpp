@@ -39,10 +39,12 @@ class TempDir {
   std::string path_;
 };
 
-/// One IMAP server holding the account "alice" (password "secret").
+/// One IMAP account to sync: on a private Dovecot instance or on an embedded server.
 class TestServer {
  public:
-  /// A private Dovecot instance (REQUIREs that it starts).
+  /// A fresh, empty account on a private Dovecot instance shared by the whole test program
+  /// (started at first use with many accounts: starting Dovecot takes seconds, an account
+  /// nothing). REQUIREs that it starts.
   static std::unique_ptr<TestServer> dovecot();
   /// An embedded server on an ephemeral port, served by a thread of this process. `options`
   /// port/users are overridden; test controls are enabled.
@@ -53,15 +55,17 @@ class TestServer {
 
   /// Plaintext TCP to 127.0.0.1 (loopback tests).
   [[nodiscard]] client::EndpointOptions endpoint() const;
-  [[nodiscard]] bool is_dovecot() const { return dovecot_.has_value(); }
+  [[nodiscard]] bool is_dovecot() const { return dovecot_ != nullptr; }
   /// The embedded server (direct store API, test controls); nullptr for Dovecot.
   [[nodiscard]] server::Server* embedded_server() const { return server_.get(); }
-  [[nodiscard]] DovecotInstance* dovecot_instance() { return dovecot_ ? &*dovecot_ : nullptr; }
+  [[nodiscard]] DovecotInstance* dovecot_instance() const { return dovecot_; }
+  [[nodiscard]] const std::string& user() const { return user_; }
   [[nodiscard]] std::string describe() const;
 
  private:
   TestServer() = default;
-  std::optional<DovecotInstance> dovecot_;
+  DovecotInstance* dovecot_ = nullptr;
+  std::string user_ = "alice";
   std::unique_ptr<server::Server> server_;
   std::unique_ptr<struct ServerThread> thread_;
   std::uint16_t port_ = 0;
