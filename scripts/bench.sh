@@ -10,10 +10,13 @@
 #   --seed S          corpus and workload seed (default 1)
 #   --tools LIST      comma-separated subset of twinbox,interimap,mbsync (default all)
 #   --compress-table  also run every tool with COMPRESS=DEFLATE (default yes)
+#   --compress-runs R runs for the COMPRESS=DEFLATE table (default 1)
 #   --json FILE       results (default bench-results.json in the current directory)
 #   --workdir DIR     where the servers keep their mail (default /dev/shm: on tmpfs the
 #                     servers' fsync calls do not dominate the figures; else /tmp)
 #   --keep            keep the work directory (servers are stopped anyway)
+#   --no-build        use the binaries already in the build directory (BUILD_DIR, default
+#                     build/release)
 #
 # Installs what is missing from Debian (dovecot-imapd interimap isync time), builds the Release
 # preset (build/release: twinbox, bench_rawcopy, and bench_sync while `twinbox sync` is not
@@ -26,7 +29,7 @@
 # (d) 1,000 messages moved between two mailboxes on A. After each workload the verifier
 # (scripts/bench/imapctl.py verify) compares both accounts; a tool that does not converge is
 # reported as such, not timed. The raw-copy limit (bench_rawcopy: FETCH BODY.PEEK[] from A,
-# APPEND with LITERAL+ to B, nothing else) runs in the same loop.
+# MULTIAPPEND with LITERAL+ to B, nothing else) runs in the same loop.
 #
 # Figures: wall time, user+sys CPU and peak RSS of the tool (/usr/bin/time), bytes the servers
 # received and sent (Dovecot's "Logged out in=… out=…" log lines: payload bytes, before
@@ -39,7 +42,7 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 here=$root/scripts
-N=10000 M=20 R=3 SEED=1 TOOLS=twinbox,interimap,mbsync COMPRESS_TABLE=yes KEEP=0
+N=10000 M=20 R=3 CR=1 SEED=1 TOOLS=twinbox,interimap,mbsync COMPRESS_TABLE=yes KEEP=0 NO_BUILD=0
 JSON=$PWD/bench-results.json
 WORKROOT=/dev/shm
 BUILD=${BUILD_DIR:-$root/build/release}
@@ -55,16 +58,19 @@ while (($#)); do
     --seed) SEED=${2:?}; shift 2 ;;
     --tools) TOOLS=${2:?}; shift 2 ;;
     --compress-table) COMPRESS_TABLE=${2:?}; shift 2 ;;
+    --compress-runs) CR=${2:?}; shift 2 ;;
     --json) JSON=$(realpath -m "${2:?}"); shift 2 ;;
     --workdir) WORKROOT=${2:?}; shift 2 ;;
     --keep) KEEP=1; shift ;;
-    -h | --help) sed -n '2,36p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --no-build) NO_BUILD=1; shift ;;
+    -h | --help) sed -n '2,40p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option '$1' (see --help)" ;;
   esac
 done
 [[ $N =~ ^[0-9]+$ && $N -ge 10 ]] || die "--messages must be a number >= 10"
 [[ $M =~ ^[0-9]+$ && $M -ge 2 ]] || die "--mailboxes must be a number >= 2"
 [[ $R =~ ^[0-9]+$ && $R -ge 1 ]] || die "--runs must be a number >= 1"
+[[ $CR =~ ^[0-9]+$ && $CR -ge 1 ]] || die "--compress-runs must be a number >= 1"
 [[ $COMPRESS_TABLE == yes || $COMPRESS_TABLE == no ]] || die "--compress-table yes|no"
 IFS=, read -r -a tools <<<"$TOOLS"
 for t in "${tools[@]}"; do
@@ -85,23 +91,24 @@ fi
 command -v python3 >/dev/null || die "python3 is required"
 
 # --- Build (Release) ------------------------------------------------------------------------
-if [[ ! -f $BUILD/CMakeCache.txt ]]; then
+RAWCOPY=$BUILD/tests/bench/bench_rawcopy
+TWINBOX_CMD=()
+build() { ((NO_BUILD)) || cmake --build "$BUILD" -j"$(nproc)" --target "$1" >/dev/null 2>&1; }
+if ((!NO_BUILD)) && [[ ! -f $BUILD/CMakeCache.txt ]]; then
   log "configuring $BUILD (cmake --preset release)"
   (cd "$root" && cmake --preset release >/dev/null) || die "cmake --preset release failed"
 fi
-log "building twinbox, bench_rawcopy, bench_sync in $BUILD"
-cmake --build "$BUILD" -j"$(nproc)" --target bench_rawcopy >/dev/null ||
-  die "building bench_rawcopy failed"
-RAWCOPY=$BUILD/tests/bench/bench_rawcopy
-TWINBOX_CMD=()
-if cmake --build "$BUILD" -j"$(nproc)" --target twinbox >/dev/null 2>&1 &&
-  "$BUILD/twinbox" sync --help >/dev/null 2>&1; then
-  TWINBOX_CMD=("$BUILD/twinbox" sync)
-elif cmake --build "$BUILD" -j"$(nproc)" --target bench_sync >/dev/null; then
-  log "twinbox has no 'sync' command yet: using tests/bench/bench_sync (same config, same engine)"
-  TWINBOX_CMD=("$BUILD/tests/bench/bench_sync")
-else
-  die "neither 'twinbox sync' nor bench_sync could be built"
+((NO_BUILD)) || log "building bench_rawcopy, twinbox (or bench_sync) in $BUILD"
+build bench_rawcopy && [[ -x $RAWCOPY ]] || die "building bench_rawcopy failed (cmake --build $BUILD --target bench_rawcopy)"
+if [[ " ${tools[*]} " == *" twinbox "* ]]; then
+  if build twinbox && "$BUILD/twinbox" sync --help >/dev/null 2>&1; then
+    TWINBOX_CMD=("$BUILD/twinbox" sync)
+  elif build bench_sync && [[ -x $BUILD/tests/bench/bench_sync ]]; then
+    log "twinbox has no 'sync' command yet: using tests/bench/bench_sync (same config, same engine)"
+    TWINBOX_CMD=("$BUILD/tests/bench/bench_sync")
+  else
+    die "neither 'twinbox sync' nor bench_sync could be built in $BUILD"
+  fi
 fi
 
 # --- Work directory, servers, cleanup -------------------------------------------------------
@@ -133,7 +140,7 @@ run_tools=(raw "${tools[@]}")
 {
   echo "tmpl:secret"
   for c in "${modes[@]}"; do
-    for ((r = 1; r <= R; r++)); do
+    for ((r = 1; r <= (c ? CR : R); r++)); do
       for t in "${run_tools[@]}"; do echo "${t}${c}r${r}:secret"; done
     done
   done
@@ -361,11 +368,13 @@ EOF
 
 # --- The runs -------------------------------------------------------------------------------
 for c in "${modes[@]}"; do
-  for ((r = 1; r <= R; r++)); do
+  runs=$R
+  ((c)) && runs=$CR
+  for ((r = 1; r <= runs; r++)); do
     for t in "${run_tools[@]}"; do
       [[ $t == raw && $c == 1 ]] && continue  # the limit is measured without compression
       user=${t}${c}r${r}
-      log "compress=$c run $r/$R: $t"
+      log "compress=$c run $r/$runs: $t"
       cp -a "$WORK/a/mail/tmpl" "$WORK/a/mail/$user"
       cmd=$(write_config "$t" "$user" "$c")
       # shellcheck disable=SC2086
@@ -394,7 +403,7 @@ done
 # --- Report ---------------------------------------------------------------------------------
 machine="$(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GB RAM"
 python3 "$here/bench/report.py" "$RESULTS" "$JSON" \
-  --meta "messages=$N" "mailboxes=$M" "runs=$R" "seed=$SEED" "corpus=$corpus_info" \
+  --meta "messages=$N" "mailboxes=$M" "runs=$R" "deflate_runs=$CR" "seed=$SEED" "corpus=$corpus_info" \
   "dovecot=$dovecot_version (maildir, two instances on 127.0.0.1)" \
   "interimap=$(dpkg-query -W -f='${Version}' interimap)" \
   "mbsync=$(dpkg-query -W -f='${Version}' isync)" \
