@@ -14,6 +14,8 @@
 #   --json FILE       results (default bench-results.json in the current directory)
 #   --workdir DIR     where the servers keep their mail (default /dev/shm: on tmpfs the
 #                     servers' fsync calls do not dominate the figures; else /tmp)
+#   --tool-timeout S  a tool run taking longer is stopped and reported as failed
+#                     (default 60 + N/50 seconds)
 #   --keep            keep the work directory (servers are stopped anyway)
 #   --no-build        use the binaries already in the build directory (BUILD_DIR, default
 #                     build/release)
@@ -42,7 +44,7 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 here=$root/scripts
-N=10000 M=20 R=3 CR=1 SEED=1 TOOLS=twinbox,interimap,mbsync COMPRESS_TABLE=yes KEEP=0 NO_BUILD=0
+N=10000 M=20 R=3 CR=1 SEED=1 TOOLS=twinbox,interimap,mbsync COMPRESS_TABLE=yes KEEP=0 NO_BUILD=0 TOOL_TIMEOUT=
 JSON=$PWD/bench-results.json
 WORKROOT=/dev/shm
 BUILD=${BUILD_DIR:-$root/build/release}
@@ -61,9 +63,10 @@ while (($#)); do
     --compress-runs) CR=${2:?}; shift 2 ;;
     --json) JSON=$(realpath -m "${2:?}"); shift 2 ;;
     --workdir) WORKROOT=${2:?}; shift 2 ;;
+    --tool-timeout) TOOL_TIMEOUT=${2:?}; shift 2 ;;
     --keep) KEEP=1; shift ;;
     --no-build) NO_BUILD=1; shift ;;
-    -h | --help) sed -n '2,40p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,42p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option '$1' (see --help)" ;;
   esac
 done
@@ -71,6 +74,7 @@ done
 [[ $M =~ ^[0-9]+$ && $M -ge 2 ]] || die "--mailboxes must be a number >= 2"
 [[ $R =~ ^[0-9]+$ && $R -ge 1 ]] || die "--runs must be a number >= 1"
 [[ $CR =~ ^[0-9]+$ && $CR -ge 1 ]] || die "--compress-runs must be a number >= 1"
+TOOL_TIMEOUT=${TOOL_TIMEOUT:-$((60 + N / 50))}
 [[ $COMPRESS_TABLE == yes || $COMPRESS_TABLE == no ]] || die "--compress-table yes|no"
 IFS=, read -r -a tools <<<"$TOOLS"
 for t in "${tools[@]}"; do
@@ -135,6 +139,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 modes=(0)
+TOOL_TIMEOUT=${TOOL_TIMEOUT:-$((60 + N / 50))}
 [[ $COMPRESS_TABLE == yes ]] && modes+=(1)
 run_tools=(raw "${tools[@]}")
 {
@@ -300,7 +305,7 @@ measure() {
   local tag=$user.$wl off_a off_b rc=0 vrc=0
   off_a=$(stat -c %s "$WORK/a/dovecot.log")
   off_b=$(stat -c %s "$WORK/b/dovecot.log")
-  /usr/bin/time -f '%e %U %S %M' -o "$WORK/out/$tag.time" "$@" \
+  /usr/bin/time -f '%e %U %S %M' -o "$WORK/out/$tag.time" timeout -k 5 "$TOOL_TIMEOUT" "$@" \
     >"$WORK/out/$tag.stdout" 2>"$WORK/out/$tag.stderr" || rc=$?
   local bytes
   bytes=$(log_bytes "$user" "$off_a" "$off_b")
@@ -325,6 +330,7 @@ open(out, "a").write(json.dumps(rec) + "\n")
 EOF
   local status=ok
   ((rc == 0)) || status="exit $rc"
+  ((rc == 124 || rc == 137)) && status="timed out after ${TOOL_TIMEOUT}s"
   ((vrc == 0)) || status="$status, did not converge"
   log "  $tool $wl: $(cut -d' ' -f1 "$WORK/out/$tag.time") s wall ($status)"
 }
@@ -348,7 +354,7 @@ noop_count() {
   cmd=$(write_config "$tool" "$user" "$c")
   PORT_A=$save_a PORT_B=$save_b
   # shellcheck disable=SC2086
-  $cmd >/dev/null 2>&1 || true
+  timeout -k 5 "$TOOL_TIMEOUT" $cmd >/dev/null 2>&1 || true
   kill "$pa" "$pb" 2>/dev/null || true
   wait "$pa" "$pb" 2>/dev/null || true
   PROXY_PIDS=()

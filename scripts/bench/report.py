@@ -42,11 +42,14 @@ def summarize(records):
                 notes.add("keywords not kept")
         if len(ok) < len(rs):
             failed = [r for r in rs if r not in ok]
-            s["status"] = ("failed (exit %d)" % failed[0]["rc"]
-                           if failed[0]["rc"] != 0 and failed[0]["verify"].get("converged")
-                           else "did not converge")
-            s["problems"] = failed[0]["verify"].get("problems", [])[:5]
-            s["stderr_tail"] = failed[0].get("stderr_tail", [])
+            f = failed[0]
+            why = ("timed out" if f["rc"] in (124, 137) else f"exit {f['rc']}") if f["rc"] else ""
+            if f["verify"].get("converged"):
+                s["status"] = f"failed ({why})"
+            else:
+                s["status"] = "did not converge" + (f" ({why})" if why else "")
+            s["problems"] = f["verify"].get("problems", [])[:5]
+            s["stderr_tail"] = f.get("stderr_tail", [])
             s["exit_codes"] = [r["rc"] for r in rs]
         else:
             s["status"] = "ok"
@@ -130,20 +133,37 @@ def targets(summary):
         add("initial within 1.3x of the raw-copy limit", x <= 1.3, f"{x:.2f}x")
     else:
         add("initial within 1.3x of the raw-copy limit", False, "no figures")
+    def both(a, b):
+        return a and b and a["status"] == b["status"] == "ok"
+
+    def why(a, b):
+        return "no figures: " + ", ".join(
+            f"{n} {x['status'] if x else 'not run'}" for n, x in (("twinbox", a), ("peer", b))
+            if not x or x["status"] != "ok")
+
     t = g("twinbox", "noop")
     for peer, need in (("interimap", 4.0), ("mbsync", 2.5)):
         p = g(peer, "noop")
-        if t and p and t["status"] == p["status"] == "ok":
+        name = f"no-op at least {need}x faster than {peer}"
+        if both(t, p):
             x = p["wall_s"] / t["wall_s"]
-            add(f"no-op at least {need}x faster than {peer}", x >= need, f"{x:.2f}x faster")
+            add(name, x >= need, f"{x:.2f}x faster")
+        else:
+            add(name, False, why(t, p))
     t, p = g("twinbox", "incremental"), g("mbsync", "incremental")
-    if t and p and t["status"] == p["status"] == "ok":
+    name = "incremental at least 2x faster than mbsync"
+    if both(t, p):
         x = p["wall_s"] / t["wall_s"]
-        add("incremental at least 2x faster than mbsync", x >= 2, f"{x:.2f}x faster")
+        add(name, x >= 2, f"{x:.2f}x faster")
+    else:
+        add(name, False, why(t, p))
     t, p = g("twinbox", "move"), g("interimap", "move")
-    if t and p and t["status"] == p["status"] == "ok":
+    name = "move: bytes at least 10x below InterIMAP"
+    if both(t, p):
         x = p["server_bytes"] / max(1, t["server_bytes"])
-        add("move: bytes at least 10x below InterIMAP", x >= 10, f"{x:.1f}x below")
+        add(name, x >= 10, f"{x:.1f}x below")
+    else:
+        add(name, False, why(t, p))
     worst = [g("twinbox", wl) for wl in WORKLOADS]
     worst = [w for w in worst if w and w["status"] == "ok"]
     if worst:
