@@ -411,7 +411,8 @@ int run_in_child(const sync::EngineOptions& options, std::uint64_t crash_after, 
   REQUIRE_MESSAGE(pid >= 0, "fork failed");
   if (pid == 0) {
     ::close(pipefd[0]);  // the write end stays open until the child exits
-    set_crash_after(crash_after);
+    // Steps count per process, and this one inherited the parent's count.
+    set_crash_after(crash_after == 0 ? 0 : crash_points_passed() + crash_after);
     auto r = sync::run_sync(options, {});
     if (!r) std::fprintf(stderr, "child sync failed: %s\n", r.error().message.c_str());
     std::fflush(stderr);
