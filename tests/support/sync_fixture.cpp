@@ -126,6 +126,10 @@ std::string make_message(const std::string& id, std::size_t size) {
                   "Message-ID: <" + id + "@twinbox.test>\r\n\r\n";
   std::size_t n = 0;
   while (m.size() < size) m += "Body line " + std::to_string(n++) + " of " + id + ".\r\n";
+  // No CRLF at the very end. Work-around: the embedded server strips every trailing CR/LF of
+  // a command (src/server/session.cpp, State::Complete), so an APPEND whose literal ends with
+  // CRLF loses those bytes and is refused ("literal is longer than the data sent").
+  m += "-- " + id;
   return m;
 }
 
