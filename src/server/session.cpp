@@ -264,7 +264,9 @@ void Session::process() {
         std::string cmd = in_.substr(0, n);
         in_.erase(0, n);
         framer_.reset();
-        while (!cmd.empty() && (cmd.back() == '\n' || cmd.back() == '\r')) cmd.pop_back();
+        // Strip exactly one line ending: a literal's data may itself end with CRLF.
+        if (!cmd.empty() && cmd.back() == '\n') cmd.pop_back();
+        if (!cmd.empty() && cmd.back() == '\r') cmd.pop_back();
         if (cmd.empty()) continue;  // tolerate blank lines
         handle_command(cmd);
         continue;
