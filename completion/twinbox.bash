@@ -25,11 +25,11 @@ _twinbox() {
   fi
   COMPREPLY=()
 
-  local commands="sync check serve demo"
+  local commands="sync watch check serve demo"
   local cmd="" i
   for ((i = 1; i < cword; i++)); do
     case ${words[i]} in
-      sync | check | serve | demo)
+      sync | watch | check | serve | demo)
         cmd=${words[i]}
         break
         ;;
@@ -65,6 +65,9 @@ _twinbox() {
       ;;
     sync)
       opts="-c --config -n --dry-run --allow-mass-delete --debug -q --quiet -v --verbose --json --exit-code -h --help"
+      ;;
+    watch)
+      opts="-c --config --debug -q --quiet -v --verbose --json -h --help"
       ;;
     check)
       opts="-c --config --debug -h --help"

@@ -1,6 +1,6 @@
 # fish completion for twinbox(1). Installed to share/fish/vendor_completions.d/twinbox.fish.
 
-set -l commands sync check serve demo
+set -l commands sync watch check serve demo
 
 function __twinbox_config_files
     set -l dir (set -q XDG_CONFIG_HOME; and echo $XDG_CONFIG_HOME; or echo $HOME/.config)/twinbox
@@ -16,18 +16,19 @@ complete -c twinbox -f
 complete -c twinbox -n "not __fish_seen_subcommand_from $commands" -s h -l help -d 'Show help'
 complete -c twinbox -n "not __fish_seen_subcommand_from $commands" -s V -l version -d 'Show the version'
 complete -c twinbox -n "not __fish_seen_subcommand_from $commands" -a sync -d 'Synchronize both accounts once'
+complete -c twinbox -n "not __fish_seen_subcommand_from $commands" -a watch -d 'Keep both accounts in sync continuously'
 complete -c twinbox -n "not __fish_seen_subcommand_from $commands" -a check -d 'Validate the config and log in to both sides'
 complete -c twinbox -n "not __fish_seen_subcommand_from $commands" -a serve -d 'Run the embedded IMAP server'
 complete -c twinbox -n "not __fish_seen_subcommand_from $commands" -a demo -d 'Sync two embedded servers with sample mail'
 
 # sync
-complete -c twinbox -n "__fish_seen_subcommand_from sync check" -s c -l config -r -a '(__twinbox_config_files)' -d 'Config file'
-complete -c twinbox -n "__fish_seen_subcommand_from sync check" -l debug -d 'Protocol trace on stderr'
+complete -c twinbox -n "__fish_seen_subcommand_from sync watch check" -s c -l config -r -a '(__twinbox_config_files)' -d 'Config file'
+complete -c twinbox -n "__fish_seen_subcommand_from sync watch check" -l debug -d 'Protocol trace on stderr'
 complete -c twinbox -n "__fish_seen_subcommand_from sync" -s n -l dry-run -d 'Print what would be done, change nothing'
 complete -c twinbox -n "__fish_seen_subcommand_from sync" -l allow-mass-delete -d 'Carry out expunges the deletion guard stopped'
-complete -c twinbox -n "__fish_seen_subcommand_from sync" -s q -l quiet -d 'Print only errors'
-complete -c twinbox -n "__fish_seen_subcommand_from sync" -s v -l verbose -d 'Print each step'
-complete -c twinbox -n "__fish_seen_subcommand_from sync" -l json -d 'One JSON object per line'
+complete -c twinbox -n "__fish_seen_subcommand_from sync watch" -s q -l quiet -d 'Print only errors'
+complete -c twinbox -n "__fish_seen_subcommand_from sync watch" -s v -l verbose -d 'Print each step'
+complete -c twinbox -n "__fish_seen_subcommand_from sync watch" -l json -d 'One JSON object per line'
 complete -c twinbox -n "__fish_seen_subcommand_from sync" -l exit-code -d 'Exit 1 when something changed'
 
 # serve

@@ -19,6 +19,7 @@ namespace {
 constexpr const char* kMainFooter = R"(
 Commands:
   sync     synchronize the two accounts of a config file once (cron, systemd timer)
+  watch    keep synchronizing: react to changes on either side as they happen
   check    validate the config, log in to both sides, show what each server offers
   serve    run the embedded IMAP server
   demo     two embedded servers with sample mail, synced both ways, result shown
@@ -28,6 +29,7 @@ Examples:
   twinbox check
   twinbox sync
   twinbox sync --config ~/.config/twinbox/work.conf --json
+  twinbox watch
   twinbox serve --listen 127.0.0.1:1143 --db ~/mail.db --user me:secret
 
 Exit status: 0 success, 2 partial (some mailboxes failed), 3 config or usage error,
@@ -51,6 +53,17 @@ Examples:
 
 Exit status: 0 success (1 with --exit-code when something changed), 2 partial, 3 config,
 4 authentication, 5 TLS, 6 network, 7 state locked / local storage, 8 internal, 9 protocol.)";
+
+constexpr const char* kWatchFooter = R"(
+Syncs everything once, then watches both sides (NOTIFY where the server offers it, else
+IDLE on INBOX plus a LIST-STATUS poll every poll_interval seconds) and syncs the mailboxes
+that changed, a moment after the change. Runs until SIGINT or SIGTERM; SIGHUP reloads the
+config file. Network errors are retried with backoff; authentication and config errors end it.
+
+Examples:
+  twinbox watch
+  twinbox watch --config ~/.config/twinbox/work.conf --verbose
+  systemd: ExecStart=/usr/bin/twinbox watch --config %h/.config/twinbox/config)";
 
 constexpr const char* kCheckFooter = R"(
 Loads and validates the config, connects and logs in to both sides, and prints each
@@ -155,6 +168,17 @@ int run_app(int argc, char** argv) {
   bool verbose = false;
   add_sync(app, sync_args, quiet, verbose);
 
+  WatchArgs watch_args;
+  bool watch_quiet = false;
+  bool watch_verbose = false;
+  auto* watch = app.add_subcommand("watch", "Keep both accounts in sync continuously");
+  watch->footer(kWatchFooter);
+  watch->add_option("-c,--config", watch_args.config, "Config file")->type_name("FILE");
+  watch->add_flag("--debug", watch_args.debug, "Protocol trace on stderr (secrets redacted)");
+  auto* wq = watch->add_flag("-q,--quiet", watch_quiet, "Print only errors");
+  watch->add_flag("-v,--verbose", watch_verbose, "Also print each step")->excludes(wq);
+  watch->add_flag("--json", watch_args.json, "One JSON object per line on stdout");
+
   CheckArgs check_args;
   auto* check = app.add_subcommand("check", "Validate the config and log in to both sides");
   check->footer(kCheckFooter);
@@ -183,6 +207,11 @@ int run_app(int argc, char** argv) {
   if (app.got_subcommand("sync")) {
     sync_args.verbosity = quiet ? Verbosity::Quiet : verbose ? Verbosity::Verbose : Verbosity::Normal;
     return sync_command(sync_args);
+  }
+  if (app.got_subcommand("watch")) {
+    watch_args.verbosity =
+        watch_quiet ? Verbosity::Quiet : watch_verbose ? Verbosity::Verbose : Verbosity::Normal;
+    return watch_command(watch_args);
   }
   if (app.got_subcommand("check")) return check_command(check_args);
   if (app.got_subcommand("serve")) return serve_command(serve_args);

@@ -23,6 +23,14 @@ struct SyncArgs {
 };
 int sync_command(const SyncArgs& args);
 
+struct WatchArgs {
+  std::string config;
+  bool debug = false;
+  bool json = false;
+  Verbosity verbosity = Verbosity::Normal;
+};
+int watch_command(const WatchArgs& args);
+
 struct CheckArgs {
   std::string config;
   bool debug = false;

@@ -115,17 +115,19 @@ std::optional<Found> find(server::Server& srv, const std::string& mailbox, const
   return std::nullopt;
 }
 
-/// The n-th message of `mailbox` on `srv` that is not \Deleted.
-std::optional<Found> nth(server::Server& srv, const std::string& mailbox, std::size_t n) {
+/// The n-th message of `mailbox` on `srv` that is not \Deleted and lacks `without_flag`.
+/// Messages whose Message-ID is in `skip` are passed over too.
+std::optional<Found> nth(server::Server& srv, const std::string& mailbox, std::size_t n,
+                         std::string_view without_flag = "\\Deleted",
+                         const std::set<std::string>& skip = {}) {
   auto msgs = srv.messages(kUser, mailbox);
   if (!msgs) return std::nullopt;
   for (const auto& m : *msgs) {
-    if (has_flag(m.flags, "\\Deleted")) continue;
-    if (n-- == 0) {
-      auto body = srv.message_body(kUser, mailbox, m.uid);
-      if (!body) return std::nullopt;
-      return Found{mailbox, m, *body};
-    }
+    if (has_flag(m.flags, "\\Deleted") || has_flag(m.flags, without_flag)) continue;
+    auto body = srv.message_body(kUser, mailbox, m.uid);
+    if (!body) return std::nullopt;
+    if (skip.count(header(*body, "Message-ID")) != 0) continue;
+    if (n-- == 0) return Found{mailbox, m, *body};
   }
   return std::nullopt;
 }
@@ -165,7 +167,8 @@ Result<sync::SyncReport> sync_once(const std::string& config_file, const DemoArg
   if (!config) return config.error();
   auto options = engine_options(*config, RunFlags{});
   if (!options) return options.error();
-  options->timeout = std::chrono::seconds(20);
+  options->timeout = std::chrono::seconds(10);
+  const auto start = std::chrono::steady_clock::now();
   auto report = sync::run_sync(*options, [&](std::string_view line) {
     if (args.verbose) std::cout << "   " << line << '\n';
   });
@@ -176,7 +179,11 @@ Result<sync::SyncReport> sync_once(const std::string& config_file, const DemoArg
   }
   std::cout << "   ";
   reporter.summary(&*report, false, report->partial() ? ExitCode::Partial : ExitCode::Ok,
-                   std::chrono::steady_clock::duration::zero());
+                   std::chrono::steady_clock::now() - start);
+  if (report->partial()) {
+    return fail(Errc::Internal, Scope::Fatal,
+                "the sync failed for some mailboxes (above), so the demo stops here");
+  }
   return report;
 }
 
@@ -223,7 +230,8 @@ Result<std::string> change_both_sides(DemoServer& local, DemoServer& remote) {
                "$Important  (a conflict: both changes must survive)\n";
 
   // A flag change on the other side alone.
-  auto b = nth(*remote, "INBOX", 1);
+  std::set<std::string> used{mid};
+  auto b = nth(*remote, "INBOX", 1, "\\Answered", used);
   if (!b) return fail(Errc::Internal, Scope::Fatal, "demo: INBOX has one message");
   if (auto st = remote->set_flags(kUser, "INBOX", b->info.uid, with(b->info.flags, "\\Answered")); !st) {
     return st.error();
@@ -231,13 +239,15 @@ Result<std::string> change_both_sides(DemoServer& local, DemoServer& remote) {
   std::cout << "   remote: marks " << quote_subject(*b) << " answered\n";
 
   // An expunge.
-  auto c = nth(*remote, "INBOX", 2);
+  used.insert(header(b->body, "Message-ID"));
+  auto c = nth(*remote, "INBOX", 2, "\\Deleted", used);
   if (!c) return fail(Errc::Internal, Scope::Fatal, "demo: INBOX has two messages");
   if (auto st = remote->expunge(kUser, "INBOX", {c->info.uid}); !st) return st.error();
   std::cout << "   remote: deletes " << quote_subject(*c) << " from INBOX\n";
 
   // A move, as a mail client does it without MOVE: copy to Archive, expunge from INBOX.
-  auto d = nth(*local, "INBOX", 3);
+  used.insert(header(c->body, "Message-ID"));
+  auto d = nth(*local, "INBOX", 3, "\\Deleted", used);
   if (!d) return fail(Errc::Internal, Scope::Fatal, "demo: INBOX has three messages");
   auto moved = local->append_message(kUser, "Archive", d->body, d->info.flags, d->info.internaldate);
   if (!moved) return moved.error();

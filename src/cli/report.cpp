@@ -86,11 +86,11 @@ void Reporter::report(const sync::SyncReport& report, bool dry_run) {
                        {"message", m.error}}
                       .dump());
       }
-      continue;
     }
     if (!m.error.empty()) {
       err_ << "twinbox: mailbox " << m.name << " failed: " << m.error << '\n';
     }
+    if (json_) continue;
     if (verbosity_ == Verbosity::Quiet) continue;
     if (m.to[Side::Local].any() || m.to[Side::Remote].any() || m.created) {
       out_ << m.name << (m.created ? " (created)" : "") << ": " << format_counts(m.to) << '\n';
@@ -102,9 +102,8 @@ void Reporter::report(const sync::SyncReport& report, bool dry_run) {
   for (const auto& p : report.problems) {
     if (json_) {
       json_line(json{{"event", "problem"}, {"mailbox", p.mailbox}, {"message", p.message}}.dump());
-    } else {
-      err_ << "twinbox: mailbox " << p.mailbox << ": " << p.message << '\n';
     }
+    err_ << "twinbox: mailbox " << p.mailbox << ": " << p.message << '\n';
   }
   out_ << std::flush;
 }

@@ -17,7 +17,7 @@ enum class Verbosity { Quiet, Normal, Verbose };
 class Reporter {
  public:
   /// `out` gets results (stdout), `err` errors and diagnostics (stderr). In JSON mode every
-  /// event goes to `out`, errors as well (and errors also to `err` as text, so a cron mail
+  /// event goes to `out`, errors as well, and errors also to `err` as text (so a cron mail
   /// still shows them).
   Reporter(std::ostream& out, std::ostream& err, Verbosity verbosity, bool json);
 

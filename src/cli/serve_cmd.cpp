@@ -17,7 +17,7 @@ namespace {
 std::atomic<bool> g_stop{false};
 static_assert(std::atomic<bool>::is_always_lock_free, "used from a signal handler");
 
-extern "C" void on_stop_signal(int /*sig*/) { g_stop.store(true); }
+void on_stop_signal(int /*sig*/) { g_stop.store(true); }
 
 void install_signal_handlers() {
   struct sigaction sa {};

@@ -1,0 +1,108 @@
+// `twinbox watch`: continuous two-way sync (sync/watch.hpp) until SIGINT or SIGTERM; SIGHUP
+// reloads the config file.
+
+#include <csignal>
+#include <iostream>
+#include <mutex>
+
+#include <twinbox/cli/config.hpp>
+#include <twinbox/cli/engine_options.hpp>
+#include <twinbox/cli/exit_codes.hpp>
+#include <twinbox/sync/watch.hpp>
+
+#include "commands.hpp"
+
+namespace twinbox::cli {
+namespace {
+
+std::atomic<sync::WatchControl*> g_control{nullptr};
+
+void on_watch_signal(int sig) {
+  sync::WatchControl* c = g_control.load();
+  if (c == nullptr) return;
+  if (sig == SIGHUP) {
+    c->request_reload();
+  } else {
+    c->request_stop();
+  }
+}
+
+void install_handlers(sync::WatchControl& control) {
+  g_control.store(&control);
+  struct sigaction sa {};
+  sa.sa_handler = on_watch_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGHUP, &sa, nullptr);
+}
+
+Result<sync::WatchOptions> watch_options(const std::string& path, const WatchArgs& args) {
+  auto config = load_config(path);
+  if (!config) return config.error();
+  RunFlags flags;
+  flags.debug = args.debug;
+  auto mu = std::make_shared<std::mutex>();
+  flags.trace = [mu](Side side, std::string_view line) {
+    std::lock_guard lock(*mu);
+    std::cerr << (side == Side::Local ? "local  " : "remote ") << line << '\n';
+  };
+  auto engine = engine_options(*config, flags);
+  if (!engine) return engine.error();
+  sync::WatchOptions o;
+  o.engine = std::move(*engine);
+  o.poll_interval = config->sync.poll_interval;
+  o.idle_connections = config->sync.idle_connections;
+  return o;
+}
+
+}  // namespace
+
+int watch_command(const WatchArgs& args) {
+  Reporter reporter(std::cout, std::cerr, args.verbosity, args.json);
+  auto fail_with = [&](const Error& e) {
+    reporter.error(e);
+    return to_int(exit_code_for(e.code));
+  };
+  auto path = config_path(args.config);
+  if (!path) return fail_with(path.error());
+  auto options = watch_options(*path, args);
+  if (!options) return fail_with(options.error());
+
+  sync::WatchControl control;
+  std::mutex out_mu;  // callbacks run on run_watch's thread; log lines may come from a worker
+  control.on_round = [&](const sync::WatchRound& round) {
+    std::lock_guard lock(out_mu);
+    if (!round.result) {
+      reporter.error(round.result.error());
+      return;
+    }
+    reporter.report(*round.result, false);
+    const bool partial = round.result->partial();
+    if (round.result->changed() || partial || args.json) {
+      reporter.summary(&*round.result, false, partial ? ExitCode::Partial : ExitCode::Ok,
+                       round.duration);
+    }
+  };
+  control.on_watching = [&] {
+    std::lock_guard lock(out_mu);
+    reporter.log("watching both sides for changes", false);
+  };
+  control.reload = [&]() -> Result<sync::WatchOptions> {
+    auto fresh = watch_options(*path, args);
+    std::lock_guard lock(out_mu);
+    reporter.log(fresh ? "config reloaded" : "config reload failed: " + fresh.error().message,
+                 false);
+    return fresh;
+  };
+  install_handlers(control);
+  auto st = sync::run_watch(*options, [&](std::string_view line) {
+    std::lock_guard lock(out_mu);
+    reporter.log(line, false);
+  }, control);
+  g_control.store(nullptr);
+  if (!st) return fail_with(st.error());
+  return 0;
+}
+
+}  // namespace twinbox::cli

@@ -1,0 +1,283 @@
+// `twinbox sync` and `twinbox check` against `twinbox serve` started as a child process on
+// port 0 (two users of one server are the two sides): authentication failure, JSON output,
+// dry run, --exit-code, a no-op run, --debug redaction, the deletion guard (partial, exit 2).
+
+#include <doctest/doctest.h>
+
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+
+#include <twinbox/client/connect.hpp>
+#include <twinbox/imap/flags.hpp>
+#include <twinbox/imap/seqset.hpp>
+#include <twinbox/net/io.hpp>
+
+#include "process.hpp"
+
+namespace twinbox::test {
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+bool contains(const std::string& hay, const std::string& needle) {
+  return hay.find(needle) != std::string::npos;
+}
+
+/// `twinbox serve` with users alice and bob, sample mail for both (different).
+struct ServeChild {
+  ServeChild()
+      : child({"serve", "--listen", "127.0.0.1:0", "--user", "alice:alice-pw", "--user",
+               "bob:bob-pw", "--seed-demo", "8", "--test-controls", "--test-auth-fail-delay-ms",
+               "0"}) {
+    auto line = child.read_line(15s);
+    REQUIRE_MESSAGE(line.has_value(), "serve printed no port; stderr: " << child.stderr_text());
+    port = static_cast<unsigned short>(std::stoi(*line));
+    REQUIRE(port > 0);
+  }
+  Child child;
+  unsigned short port = 0;
+};
+
+std::string config(unsigned short port, const std::string& state, const std::string& bob_pw,
+                   const std::string& extra = "") {
+  auto side = [&](const char* name, const char* user, const std::string& pw) {
+    return std::string("[") + name + "]\ntype = imap\ntls = none\nhost = 127.0.0.1\nport = " +
+           std::to_string(port) + "\nusername = " + user + "\npassword = " + pw + "\n";
+  };
+  return "state = " + state + "\n" + extra + side("local", "alice", "alice-pw") +
+         side("remote", "bob", bob_pw);
+}
+
+std::vector<json> json_lines(const std::string& out) {
+  std::vector<json> v;
+  for (const auto& line : lines_of(out)) {
+    if (line.empty()) continue;
+    json j = json::parse(line, nullptr, false);
+    CHECK_MESSAGE(!j.is_discarded(), "not JSON: " << line);
+    if (!j.is_discarded()) v.push_back(std::move(j));
+  }
+  return v;
+}
+
+void check_counts(const json& c) {
+  REQUIRE(c.is_object());
+  for (const char* k : {"copied", "flags", "expunged", "moved", "bytes"}) {
+    CHECK_MESSAGE(c.contains(k), k);
+    CHECK(c[k].is_number_unsigned());
+  }
+}
+
+/// Checks every line against the schema of twinbox(1) "JSON OUTPUT"; returns the summary.
+json check_schema(const std::vector<json>& events) {
+  REQUIRE(!events.empty());
+  const std::set<std::string> kinds{"log", "mailbox", "plan", "problem", "error", "summary"};
+  for (const auto& e : events) {
+    REQUIRE(e.contains("event"));
+    const std::string kind = e["event"].get<std::string>();
+    CHECK_MESSAGE(kinds.count(kind) == 1, kind);
+    if (kind == "mailbox") {
+      CHECK(e["mailbox"].is_string());
+      CHECK(e["created"].is_boolean());
+      check_counts(e["local"]);
+      check_counts(e["remote"]);
+      CHECK((e["error"].is_null() || e["error"].is_string()));
+    } else if (kind == "log") {
+      CHECK(e["message"].is_string());
+    } else if (kind == "problem" || kind == "plan") {
+      CHECK(e["mailbox"].is_string());
+    } else if (kind == "error") {
+      CHECK(e["scope"].is_string());
+      CHECK(e["kind"].is_string());
+      CHECK(e["message"].is_string());
+    }
+  }
+  const json& s = events.back();
+  REQUIRE(s["event"] == "summary");
+  CHECK(s["status"].is_string());
+  CHECK(s["exit_code"].is_number_integer());
+  CHECK(s["changed"].is_boolean());
+  CHECK(s["dry_run"].is_boolean());
+  for (const char* k : {"mailboxes_checked", "mailboxes_unchanged", "mailboxes_failed", "problems",
+                        "bytes"}) {
+    CHECK_MESSAGE(s[k].is_number_unsigned(), k);
+  }
+  check_counts(s["local"]);
+  check_counts(s["remote"]);
+  CHECK(s["commands"]["local"].is_number_unsigned());
+  CHECK(s["seconds"].is_number());
+  return s;
+}
+
+TEST_CASE("wrong password exits 4 for sync and check") {
+  ServeChild serve;
+  TempDir dir;
+  const std::string file = dir.write("c.conf", config(serve.port, dir.path + "/s.db", "wrong-pw"));
+  auto r = run_twinbox({"sync", "--config", file});
+  CHECK_MESSAGE(r.status == 4, r.out << r.err);
+  CHECK_MESSAGE(contains(r.err, "remote"), r.err);
+  CHECK(!contains(r.err, "wrong-pw"));
+  auto c = run_twinbox({"check", "--config", file});
+  CHECK_MESSAGE(c.status == 4, c.out << c.err);
+  CHECK(contains(c.out, "local: 127.0.0.1"));  // the local side logged in and was reported
+  CHECK(contains(c.out, "sync path: QRESYNC"));
+}
+
+TEST_CASE("check reports capabilities and sync paths, and changes nothing") {
+  ServeChild serve;
+  TempDir dir;
+  const std::string state = dir.path + "/s.db";
+  const std::string file = dir.write("c.conf", config(serve.port, state, "bob-pw"));
+  auto c = run_twinbox({"check", "--config", file});
+  REQUIRE_MESSAGE(c.status == 0, c.out << c.err);
+  CHECK(contains(c.out, "capabilities: "));
+  CHECK(contains(c.out, "QRESYNC"));
+  CHECK(contains(c.out, "both sides OK"));
+  CHECK(::access(state.c_str(), F_OK) != 0);  // no state database created
+}
+
+TEST_CASE("sync: dry run, JSON events, --exit-code, no-op, --debug redaction") {
+  ServeChild serve;
+  TempDir dir;
+  const std::string state = dir.path + "/s.db";
+  const std::string file = dir.write("c.conf", config(serve.port, state, "bob-pw"));
+
+  // A dry run changes nothing and writes no state.
+  auto dry = run_twinbox({"sync", "--config", file, "--dry-run", "--json"});
+  REQUIRE_MESSAGE(dry.status == 0, dry.out << dry.err);
+  auto dry_summary = check_schema(json_lines(dry.out));
+  CHECK(dry_summary["dry_run"] == true);
+  CHECK(::access(state.c_str(), F_OK) != 0);
+
+  // The first sync copies both ways: --exit-code makes that 1.
+  auto first = run_twinbox({"sync", "--config", file, "--json", "--exit-code"});
+  REQUIRE_MESSAGE(first.status == 1, first.out << first.err);
+  auto events = json_lines(first.out);
+  auto summary = check_schema(events);
+  CHECK(summary["status"] == "changed");
+  CHECK(summary["changed"] == true);
+  CHECK(summary["local"]["copied"].get<unsigned>() > 0);
+  CHECK(summary["remote"]["copied"].get<unsigned>() > 0);
+  CHECK(summary["bytes"].get<unsigned>() > 0);
+  std::uint64_t copied_local = 0;
+  bool inbox = false;
+  for (const auto& e : events) {
+    if (e["event"] != "mailbox") continue;
+    copied_local += e["local"]["copied"].get<std::uint64_t>();
+    inbox = inbox || e["mailbox"] == "INBOX";
+  }
+  CHECK(inbox);
+  CHECK(copied_local == summary["local"]["copied"].get<std::uint64_t>());
+
+  // Nothing changed since: text output says so, exit 0 even with --exit-code.
+  auto again = run_twinbox({"sync", "--config", file, "--exit-code"});
+  CHECK_MESSAGE(again.status == 0, again.out << again.err);
+  CHECK_MESSAGE(contains(again.out, "nothing to do"), again.out);
+  auto quiet = run_twinbox({"sync", "--config", file, "--quiet"});
+  CHECK(quiet.status == 0);
+  CHECK(quiet.out.empty());
+
+  // --debug: a protocol trace on stderr, passwords redacted.
+  auto debug = run_twinbox({"sync", "--config", file, "--debug"});
+  CHECK(debug.status == 0);
+  CHECK(contains(debug.err, "C: "));
+  CHECK(contains(debug.err, "S: "));
+  CHECK(contains(debug.err, "local "));
+  CHECK(contains(debug.err, "remote "));
+  CHECK(!contains(debug.err, "alice-pw"));
+  CHECK(!contains(debug.err, "bob-pw"));
+  CHECK(!contains(debug.out, "bob-pw"));
+}
+
+TEST_CASE("the deletion guard makes a run partial (exit 2) until --allow-mass-delete") {
+  ServeChild serve;
+  TempDir dir;
+  const std::string file = dir.write(
+      "c.conf", config(serve.port, dir.path + "/s.db", "bob-pw", "max_delete_min = 1\n"));
+  REQUIRE(run_twinbox({"sync", "--config", file}).status == 0);
+
+  // Bob empties his INBOX behind twinbox's back.
+  client::EndpointOptions ep;
+  ep.transport = client::Transport::Plain;
+  ep.host = "127.0.0.1";
+  ep.port = serve.port;
+  ep.credentials.username = "bob";
+  ep.credentials.password = "bob-pw";
+  auto session = client::connect(ep);
+  REQUIRE(session.has_value());
+  client::Session& s = **session;
+  auto deadline = [] { return net::deadline_in(std::chrono::seconds(10)); };
+  auto sel = s.wait(s.select("INBOX"), deadline());
+  REQUIRE(sel.has_value());
+  REQUIRE(sel->exists >= 2);
+  auto all = imap::SeqSet::parse("1:*");
+  REQUIRE(all.has_value());
+  const imap::FlagSet deleted{"\\Deleted"};
+  REQUIRE(s.wait(s.uid_store(*all, client::StoreMode::Add, deleted), deadline()).has_value());
+  REQUIRE(s.wait(s.uid_expunge(*all), deadline()).has_value());
+  (void)s.wait(s.logout(), deadline());
+
+  auto guarded = run_twinbox({"sync", "--config", file, "--json"});
+  CHECK_MESSAGE(guarded.status == 2, guarded.out << guarded.err);
+  auto summary = check_schema(json_lines(guarded.out));
+  CHECK(summary["status"] == "partial");
+  CHECK(summary["mailboxes_failed"].get<unsigned>() >= 1);
+  CHECK_MESSAGE(contains(guarded.err, "INBOX"), guarded.err);
+  CHECK(contains(guarded.out, "\"scope\":\"mailbox\""));
+
+  auto allowed = run_twinbox({"sync", "--config", file, "--allow-mass-delete"});
+  CHECK_MESSAGE(allowed.status == 0, allowed.out << allowed.err);
+  CHECK(contains(allowed.out, "INBOX"));
+  CHECK(contains(allowed.out, "expunged"));
+}
+
+TEST_CASE("watch: first round, then a new message on one side is copied; SIGTERM exits 0") {
+  ServeChild serve;
+  TempDir dir;
+  const std::string file = dir.write("c.conf", config(serve.port, dir.path + "/s.db", "bob-pw",
+                                                      "poll_interval = 2\n"));
+  Child watch({"watch", "--config", file, "--json"});
+  auto next_event = [&](const std::string& kind) -> std::optional<json> {
+    for (int i = 0; i < 200; ++i) {
+      auto line = watch.read_line(15s);
+      if (!line) return std::nullopt;
+      json j = json::parse(*line, nullptr, false);
+      REQUIRE_MESSAGE(!j.is_discarded(), "not JSON: " << *line);
+      if (j["event"] == kind) return j;
+    }
+    return std::nullopt;
+  };
+  auto first = next_event("summary");
+  REQUIRE_MESSAGE(first.has_value(), "no first round; stderr: " << watch.stderr_text());
+  CHECK((*first)["status"] == "ok");
+  CHECK((*first)["local"]["copied"].get<unsigned>() > 0);
+
+  client::EndpointOptions ep;
+  ep.transport = client::Transport::Plain;
+  ep.host = "127.0.0.1";
+  ep.port = serve.port;
+  ep.credentials.username = "bob";
+  ep.credentials.password = "bob-pw";
+  auto session = client::connect(ep);
+  REQUIRE(session.has_value());
+  client::Session& s = **session;
+  static const std::string body =
+      "From: x@example.org\r\nSubject: watch test\r\nMessage-ID: <watch@t>\r\n\r\nhi\r\n";
+  std::vector<client::AppendMessage> msgs(1);
+  msgs[0].data = body;
+  REQUIRE(s.wait(s.append("INBOX", msgs), net::deadline_in(std::chrono::seconds(10))).has_value());
+  (void)s.wait(s.logout(), net::deadline_in(std::chrono::seconds(5)));
+
+  std::optional<json> copied;
+  for (int round = 0; round < 20 && !copied; ++round) {
+    auto m = next_event("mailbox");
+    if (!m) break;
+    if ((*m)["mailbox"] == "INBOX" && (*m)["local"]["copied"].get<unsigned>() == 1) copied = m;
+  }
+  CHECK_MESSAGE(copied.has_value(), "the new message was not copied; stderr: " << watch.stderr_text());
+  CHECK(watch.stop() == 0);
+}
+
+}  // namespace
+}  // namespace twinbox::test
