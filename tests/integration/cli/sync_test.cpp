@@ -232,6 +232,53 @@ TEST_CASE("the deletion guard makes a run partial (exit 2) until --allow-mass-de
   CHECK(contains(allowed.out, "expunged"));
 }
 
+TEST_CASE("TLS: an untrusted certificate exits 5; with tls_ca_file, imaps and STARTTLS work") {
+  TempDir dir;
+  // A self-signed certificate for 127.0.0.1: untrusted until named by tls_ca_file.
+  auto cert = run_program({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                           "ec_paramgen_curve:P-256", "-nodes", "-keyout", dir.path + "/key.pem",
+                           "-out", dir.path + "/cert.pem", "-subj", "/CN=localhost", "-addext",
+                           "subjectAltName=DNS:localhost,IP:127.0.0.1", "-days", "2"});
+  REQUIRE_MESSAGE(cert.status == 0, cert.err);
+  Child serve({"serve", "--listen", "127.0.0.1:0", "--tls-port", "0", "--tls-cert",
+               dir.path + "/cert.pem", "--tls-key", dir.path + "/key.pem", "--user",
+               "alice:alice-pw", "--user", "bob:bob-pw"});
+  auto plain = serve.read_line(15s);
+  auto tls = serve.read_line(15s);
+  REQUIRE_MESSAGE(tls.has_value(), serve.stderr_text());
+  auto side = [&](const char* name, const char* user, const std::string& extra) {
+    return std::string("[") + name + "]\nhost = 127.0.0.1\nusername = " + user +
+           "\npassword = " + user + "-pw\n" + extra;
+  };
+  const std::string state = "state = " + dir.path + "/s.db\n";
+  const std::string imaps = "type = imaps\nport = " + *tls + "\n";
+  const std::string untrusted = dir.write(
+      "u.conf", state + side("local", "alice", imaps) + side("remote", "bob", imaps));
+  auto r = run_twinbox({"check", "--config", untrusted});
+  CHECK_MESSAGE(r.status == 5, r.out << r.err);
+  CHECK(run_twinbox({"sync", "--config", untrusted}).status == 5);
+
+  const std::string trust = "tls_ca_file = " + dir.path + "/cert.pem\n";
+  const std::string starttls = "type = imap\nport = " + *plain + "\n";
+  const std::string trusted = dir.write(
+      "t.conf", state + side("local", "alice", imaps + trust) + side("remote", "bob", starttls + trust));
+  auto ok = run_twinbox({"check", "--config", trusted});
+  CHECK_MESSAGE(ok.status == 0, ok.out << ok.err);
+  CHECK(contains(ok.out, "(imaps)"));
+  CHECK(contains(ok.out, "(imap+starttls)"));
+}
+
+TEST_CASE("--test-crash-after=1 ends the run with 77 before its first mutating step") {
+  ServeChild serve;
+  TempDir dir;
+  const std::string file = dir.write("c.conf", config(serve.port, dir.path + "/s.db", "bob-pw"));
+  auto r = run_twinbox({"sync", "--config", file, "--test-crash-after=1"});
+  CHECK_MESSAGE(r.status == 77, r.out << r.err);
+  CHECK(contains(r.err, "test crash"));
+  // The next run resumes and completes.
+  CHECK(run_twinbox({"sync", "--config", file}).status == 0);
+}
+
 TEST_CASE("watch: first round, then a new message on one side is copied; SIGTERM exits 0") {
   ServeChild serve;
   TempDir dir;
