@@ -1,0 +1,321 @@
+// Hostile or inconsistent server answers at the sync level: two embedded servers, with the
+// remote one seen through a rewriting proxy (tests/support/fault_proxy.hpp) that alters its
+// answers, or driven into states a sane server should never show. Nothing may be deleted
+// that the engine cannot prove was deleted; a following clean run must converge.
+#include <doctest/doctest.h>
+
+#include <memory>
+#include <regex>
+
+#include "support/fault_proxy.hpp"
+#include "support/sync_fixture.hpp"
+
+using namespace twinbox;
+using namespace twinbox::test;
+using client::StoreMode;
+
+namespace {
+
+/// Test message bodies. WORKAROUND: they end without CRLF because the embedded server strips
+/// every trailing CR/LF of a framed command, including a final literal's own CRLF
+/// (src/server/session.cpp, CommandFramer::State::Complete), so an APPEND of a message ending
+/// in CRLF fails with "literal is longer than the data sent". Drop the suffix once fixed.
+std::string body_of(const std::string& id, std::size_t size = 300) {
+  return make_message(id, size) + "-- " + id;
+}
+
+const std::string kDate = "02-Mar-2026 10:00:00 +0100";
+
+struct Pair {
+  std::unique_ptr<TestServer> local = TestServer::embedded();
+  std::unique_ptr<TestServer> remote = TestServer::embedded();
+  TempDir dir;
+  sync::EngineOptions options = engine_options(*local, *remote, dir.file("state.db"));
+  Account L{*local};
+  Account R{*remote};
+
+  /// The options with the remote endpoint behind `proxy`.
+  sync::EngineOptions via(const FaultProxy& proxy) const {
+    auto o = options;
+    o.endpoints[Side::Remote].port = proxy.port();
+    o.timeout = std::chrono::seconds(5);
+    o.endpoints[Side::Remote].command_timeout = std::chrono::seconds(5);
+    return o;
+  }
+  void seed(Account& a, const std::string& mailbox, const std::string& prefix, int n) {
+    for (int i = 0; i < n; ++i) a.append(mailbox, body_of(prefix + std::to_string(i)), {}, kDate);
+  }
+};
+
+Faults rewrite(std::function<std::optional<std::string>(std::string_view)> f) {
+  Faults x;
+  x.rewrite_down = std::move(f);
+  return x;
+}
+
+bool is_select_ok(std::string_view line) {
+  return line.find(" OK [READ-WRITE]") != std::string_view::npos && line.substr(0, 2) != "* ";
+}
+
+std::size_t count_in(Account& a, const std::string& mailbox) { return a.messages(mailbox).size(); }
+
+/// Runs through the proxy; the run may fail, but must end. Returns the report when it ran.
+std::optional<sync::SyncReport> hostile_run(const sync::EngineOptions& o, std::string* log) {
+  auto r = run(o, log);
+  if (!r) {
+    MESSAGE("hostile run ended with: " << r.error().message);
+    CHECK(!r.error().message.empty());
+    return std::nullopt;
+  }
+  return std::move(*r);
+}
+
+}  // namespace
+
+TEST_CASE("VANISHED naming UIDs never seen expunges nothing") {
+  Pair p;
+  p.seed(p.L, "INBOX", "m", 4);
+  run_ok(p.options);
+  p.R.append("INBOX", body_of("new-remote"), {}, kDate);  // makes INBOX worth a SELECT
+  FaultProxy proxy(p.remote->endpoint().port,
+                   rewrite([](std::string_view line) -> std::optional<std::string> {
+                     if (!is_select_ok(line)) return std::string(line);
+                     return "* VANISHED (EARLIER) 100:200,5000,4000000000\r\n" + std::string(line);
+                   }));
+  std::string log;
+  auto r = hostile_run(p.via(proxy), &log);
+  REQUIRE(r);
+  INFO(log);
+  CHECK(total_expunged(*r) == 0);
+  CHECK(same_mail(p.L, p.R));
+  CHECK(count_in(p.L, "INBOX") == 5);
+}
+
+TEST_CASE("a server claiming every message vanished trips the deletion guard") {
+  Pair p;
+  p.seed(p.L, "INBOX", "m", 12);
+  run_ok(p.options);
+  p.R.append("INBOX", body_of("new-remote"), {}, kDate);
+  FaultProxy proxy(p.remote->endpoint().port,
+                   rewrite([](std::string_view line) -> std::optional<std::string> {
+                     if (!is_select_ok(line)) return std::string(line);
+                     return "* VANISHED (EARLIER) 1:1000\r\n" + std::string(line);
+                   }));
+  std::string log;
+  auto r = hostile_run(p.via(proxy), &log);
+  REQUIRE(r);
+  INFO(log << describe(*r));
+  CHECK(r->total[Side::Local].expunged == 0);
+  CHECK(r->partial());
+  CHECK(count_in(p.L, "INBOX") == 12);
+  // The lie is gone on the next run: nothing lost, the new message arrives.
+  run_ok(p.options);
+  CHECK(same_mail(p.L, p.R));
+  CHECK(count_in(p.L, "INBOX") == 13);
+}
+
+TEST_CASE("a mailbox emptied on the server trips the deletion guard") {
+  Pair p;
+  p.seed(p.L, "INBOX", "m", 12);
+  run_ok(p.options);
+  std::vector<Uid> all;
+  for (const auto& m : p.R.messages("INBOX")) all.push_back(m.uid);
+  p.R.expunge("INBOX", all);
+  std::string log;
+  auto r = run(p.options, &log);
+  REQUIRE_MESSAGE(r.has_value(), r.error().message);
+  INFO(log << describe(*r));
+  CHECK(r->total[Side::Local].expunged == 0);
+  CHECK(count_in(p.L, "INBOX") == 12);
+  bool named = false;
+  for (const auto& m : r->mailboxes) {
+    if (m.error.find("mass-delete") != std::string::npos) named = true;
+  }
+  CHECK_MESSAGE(named, "the stopped mailbox should name --allow-mass-delete");
+  // Still stopped on the next run (the guard does not forget).
+  auto r2 = run(p.options, &log);
+  REQUIRE(r2.has_value());
+  CHECK(count_in(p.L, "INBOX") == 12);
+}
+
+TEST_CASE("an APPENDUID with the wrong UIDVALIDITY is not recorded as a pair") {
+  Pair p;
+  p.seed(p.L, "INBOX", "m", 2);
+  run_ok(p.options);
+  p.seed(p.L, "INBOX", "n", 3);
+  FaultProxy proxy(p.remote->endpoint().port,
+                   rewrite([](std::string_view line) -> std::optional<std::string> {
+                     static const std::regex re(R"(\[APPENDUID \d+ )");
+                     return std::regex_replace(std::string(line), re, "[APPENDUID 424242 ");
+                   }));
+  std::string log;
+  auto r = hostile_run(p.via(proxy), &log);
+  INFO(log);
+  // Whatever the hostile run did, the next clean runs converge with nothing duplicated.
+  run_ok(p.options);
+  run_ok(p.options);
+  CHECK(same_mail(p.L, p.R));
+  CHECK(count_in(p.R, "INBOX") == 5);
+  for (int i = 0; i < 3; ++i) CHECK(p.R.find("INBOX", "n" + std::to_string(i)).has_value());
+}
+
+// BUG (sync engine, reported by `hardening`): when the remote's HIGHESTMODSEQ (SELECT, STATUS,
+// LIST-STATUS) goes backwards for one run, a flag change made on the local side in that run is
+// lost for good: afterwards local has m2 \Seen, remote has m2 without it, and every later run
+// reports nothing to do. A HIGHESTMODSEQ below the stored one must void the stored modseqs of
+// that side (full flag read) instead of being trusted. Enable when fixed.
+TEST_CASE("HIGHESTMODSEQ going backwards loses no flag change" * doctest::skip()) {
+  Pair p;
+  p.seed(p.L, "INBOX", "m", 4);
+  run_ok(p.options);
+  p.R.store("INBOX", *p.R.find("INBOX", "m1"), StoreMode::Add, {"\\Flagged"});
+  p.L.store("INBOX", *p.L.find("INBOX", "m2"), StoreMode::Add, {"\\Seen"});
+  FaultProxy proxy(p.remote->endpoint().port,
+                   rewrite([](std::string_view line) -> std::optional<std::string> {
+                     static const std::regex re(R"(HIGHESTMODSEQ \d+)");
+                     return std::regex_replace(std::string(line), re, "HIGHESTMODSEQ 1");
+                   }));
+  std::string log;
+  (void)hostile_run(p.via(proxy), &log);
+  INFO(log);
+  p.R.store("INBOX", *p.R.find("INBOX", "m3"), StoreMode::Add, {"$Later"});
+  run_ok(p.options);
+  CHECK(same_mail(p.L, p.R));
+  auto flags = [&](Account& a, const std::string& id) {
+    auto u = a.find("INBOX", id);
+    for (const auto& m : a.messages("INBOX")) {
+      if (u && m.uid == *u) return m.flags;
+    }
+    return std::string("?");
+  };
+  CHECK(flags(p.L, "m1") == "\\Flagged");
+  CHECK(flags(p.R, "m2") == "\\Seen");
+  CHECK(flags(p.L, "m3") == "$Later");
+  auto r = run_ok(p.options);
+  CHECK(!r.changed());
+}
+
+TEST_CASE("a FETCH for a UID outside the range asked changes nothing") {
+  Pair p;
+  p.seed(p.L, "INBOX", "m", 3);
+  run_ok(p.options);
+  p.R.append("INBOX", body_of("r0"), {}, kDate);
+  p.L.store("INBOX", *p.L.find("INBOX", "m0"), StoreMode::Add, {"\\Seen"});
+  FaultProxy proxy(p.remote->endpoint().port,
+                   rewrite([](std::string_view line) -> std::optional<std::string> {
+                     if (line.find(" OK UID FETCH completed") == std::string_view::npos) {
+                       return std::string(line);
+                     }
+                     return "* 1 FETCH (UID 4000000000 FLAGS (\\Deleted) MODSEQ (1))\r\n"
+                            "* 2 FETCH (UID 2 FLAGS (\\Deleted \\Answered) MODSEQ (1))\r\n" +
+                            std::string(line);
+                   }));
+  std::string log;
+  auto r = hostile_run(p.via(proxy), &log);
+  INFO(log);
+  if (r) CHECK(total_expunged(*r) == 0);
+  run_ok(p.options);
+  CHECK(same_mail(p.L, p.R));
+  CHECK(count_in(p.L, "INBOX") == 4);
+  CHECK(count_in(p.R, "INBOX") == 4);
+}
+
+TEST_CASE("a BYE in the middle of a sync ends it with an error; the next run converges") {
+  Pair p;
+  p.seed(p.L, "INBOX", "m", 3);
+  run_ok(p.options);
+  p.seed(p.L, "INBOX", "n", 3);
+  p.R.store("INBOX", *p.R.find("INBOX", "m0"), StoreMode::Add, {"\\Seen"});
+  auto fired = std::make_shared<bool>(false);
+  FaultProxy proxy(p.remote->endpoint().port,
+                   rewrite([fired](std::string_view line) -> std::optional<std::string> {
+                     if (*fired || line.find(" FETCH (") == std::string_view::npos) {
+                       return std::string(line);
+                     }
+                     *fired = true;
+                     return std::string("* BYE hostile server going away");
+                   }));
+  std::string log;
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = hostile_run(p.via(proxy), &log);
+  INFO(log);
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(10));
+  CHECK(*fired);
+  if (r) CHECK(r->partial());
+  run_ok(p.options);
+  CHECK(same_mail(p.L, p.R));
+  CHECK(count_in(p.R, "INBOX") == 6);
+}
+
+TEST_CASE("UIDNEXT going backwards (mailbox recreated, same UIDVALIDITY) deletes nothing") {
+  server::Options so;
+  so.test.uidvalidity["Lists"] = 7;
+  auto a = TestServer::embedded(so);
+  auto local = TestServer::embedded();
+  TempDir dir;
+  auto opts = engine_options(*local, *a, dir.file("state.db"));
+  Account L(*local);
+  {
+    Account A(*a);
+    for (int i = 0; i < 5; ++i) A.append("Lists", body_of("old" + std::to_string(i)), {}, kDate);
+  }
+  run_ok(opts);
+  REQUIRE(L.messages("Lists").size() == 5);
+  // The remote "loses" the mailbox and gets it back with the same UIDVALIDITY and fewer
+  // messages: its UIDNEXT (3) is below the stored one (6).
+  auto b = TestServer::embedded(so);
+  Account B(*b);
+  for (int i = 0; i < 2; ++i) B.append("Lists", body_of("new" + std::to_string(i)), {}, kDate);
+  REQUIRE(B.status("Lists").uid_validity == std::optional<UidValidity>(UidValidity(7)));
+  auto opts2 = engine_options(*local, *b, dir.file("state.db"));
+  std::string log;
+  auto r = run(opts2, &log);
+  REQUIRE_MESSAGE(r.has_value(), r.error().message << "\n" << log);
+  INFO(log << describe(*r));
+  CHECK(r->total[Side::Local].expunged == 0);
+  CHECK(L.messages("Lists").size() == 7);
+  CHECK(same_mail(L, B));
+}
+
+TEST_CASE("UIDs renumbered without a UIDVALIDITY change: content intact on both sides") {
+  Pair p;
+  std::vector<std::string> flags[4] = {{}, {"\\Seen"}, {"$Work"}, {"\\Flagged", "\\Seen"}};
+  for (int i = 0; i < 4; ++i) p.R.append("INBOX", body_of("k" + std::to_string(i)), flags[i], kDate);
+  run_ok(p.options);
+  auto uv = p.R.status("INBOX").uid_validity;
+  // Same messages, same flags and dates, new UIDs; UIDVALIDITY unchanged.
+  std::vector<Uid> old;
+  for (const auto& m : p.R.messages("INBOX")) old.push_back(m.uid);
+  p.R.expunge("INBOX", old);
+  for (int i = 0; i < 4; ++i) p.R.append("INBOX", body_of("k" + std::to_string(i)), flags[i], kDate);
+  REQUIRE(p.R.status("INBOX").uid_validity == uv);
+  std::string log;
+  auto r = run(p.options, &log);
+  REQUIRE_MESSAGE(r.has_value(), r.error().message);
+  INFO(log << describe(*r));
+  CHECK(same_mail(p.L, p.R));
+  CHECK(count_in(p.L, "INBOX") == 4);
+  MESSAGE("renumbering: expunged on local " << r->total[Side::Local].expunged << ", copied to local "
+                                            << r->total[Side::Local].copied);
+}
+
+// NOT DONE (sync engine, reported by `hardening`): UIDs renumbered without a UIDVALIDITY change
+// are not recognised by content: the engine expunges every twin on the other side and copies
+// the same messages again (4 expunged + 4 copied here). The end state is right, but mail is
+// deleted on one side before it is re-uploaded, and with 10 or more messages the deletion
+// guard stops the mailbox for good. Enable when vanished pairs are re-matched by content
+// against new messages of the same mailbox before any expunge.
+TEST_CASE("UIDs renumbered without a UIDVALIDITY change are re-paired, not expunged" *
+          doctest::skip()) {
+  Pair p;
+  for (int i = 0; i < 4; ++i) p.R.append("INBOX", body_of("k" + std::to_string(i)), {}, kDate);
+  run_ok(p.options);
+  std::vector<Uid> old;
+  for (const auto& m : p.R.messages("INBOX")) old.push_back(m.uid);
+  p.R.expunge("INBOX", old);
+  for (int i = 0; i < 4; ++i) p.R.append("INBOX", body_of("k" + std::to_string(i)), {}, kDate);
+  auto r = run_ok(p.options);
+  CHECK(r.total[Side::Local].expunged == 0);
+  CHECK(r.total[Side::Local].copied == 0);
+  CHECK(same_mail(p.L, p.R));
+}
