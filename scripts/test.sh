@@ -42,5 +42,5 @@ cmake --build --preset "$preset" -j "$jobs"
 ctest --preset "$preset" -j "$jobs" --timeout 600
 
 if ((fuzz)) && [[ $preset == ci ]] && command -v clang++-14 >/dev/null; then
-  scripts/fuzz.sh --smoke
+  scripts/fuzz.sh --smoke 10
 fi
