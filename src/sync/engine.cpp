@@ -350,6 +350,7 @@ Result<SyncReport> Engine::run() {
     std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
   }
   state::OpenOptions oo;
+  oo.durable = opt_.durable_state;
   auto st = state::StateStore::open(path, oo);
   if (!st) return st.error();
   store_.emplace(std::move(*st));

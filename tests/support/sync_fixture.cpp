@@ -350,6 +350,7 @@ sync::EngineOptions engine_options(const TestServer& local, const TestServer& re
   o.endpoints[Side::Remote] = remote.endpoint();
   o.state_path = state_path;
   o.timeout = std::chrono::seconds(30);
+  o.durable_state = false;  // a killed process loses nothing with WAL + NORMAL either
   if (std::getenv("TWINBOX_TEST_TRACE")) {
     for (Side s : kBothSides) {
       o.endpoints[s].session.trace = [s](std::string_view line) {

@@ -32,6 +32,9 @@ struct EngineOptions {
   std::vector<std::string> only;
   /// Bound of every wait on a server (per round trip, not per run).
   std::chrono::milliseconds timeout{120'000};
+  /// fsync every state commit (state::OpenOptions::durable). false survives a crashed
+  /// process but maybe not a power cut (tests, benchmarks).
+  bool durable_state = true;
   /// Bytes of message bodies buffered between a FETCH and its APPEND (the copy window).
   std::uint64_t copy_window = 8u << 20;
 };
