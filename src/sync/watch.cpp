@@ -83,6 +83,14 @@ struct Dirty {
 /// (NOTIFY / poll of a changed mailbox), an IDLE event.
 enum class CandidateKind { PollKnown = 0, Status = 1, Idle = 2 };
 
+/// The engine's skip rule (engine.cpp `unchanged`) for one side: equal UIDVALIDITY, UIDNEXT
+/// and a non-zero HIGHESTMODSEQ mean nothing happened there since the last round.
+bool same_as_stored(const MailboxStatus& st, const state::SideState& stored) {
+  return st.uidvalidity && st.uidnext && st.highestmodseq && st.highestmodseq->value != 0 &&
+         *st.uidvalidity == stored.uidvalidity && *st.uidnext == stored.uidnext &&
+         *st.highestmodseq == stored.highestmodseq;
+}
+
 struct Round {
   std::thread thread;
   EngineOptions options;
@@ -123,6 +131,7 @@ class Watcher {
   void mark_name(const std::string& canonical, const std::string& reason, Clock::time_point now);
   void handle_events(Side side, SideEvents& ev, Clock::time_point now);
   void evaluate_candidates(Clock::time_point now);
+  [[nodiscard]] bool pair_unchanged(const state::MailboxPair& pair) const;
   void refresh_stored();
   Status connect_side(Side side, Clock::time_point now);
   void side_down(Side side, const Error& why, Clock::time_point now);
@@ -225,12 +234,18 @@ void Watcher::refresh_stored() {
   if (m) stored_ = std::move(*m);
 }
 
-/// The engine's skip rule (engine.cpp `unchanged`) for one side: equal UIDVALIDITY, UIDNEXT
-/// and a non-zero HIGHESTMODSEQ mean nothing happened there since the last round.
-bool same_as_stored(const MailboxStatus& st, const state::SideState& stored) {
-  return st.uidvalidity && st.uidnext && st.highestmodseq && st.highestmodseq->value != 0 &&
-         *st.uidvalidity == stored.uidvalidity && *st.uidnext == stored.uidnext &&
-         *st.highestmodseq == stored.highestmodseq;
+
+/// The engine's skip rule for a whole pair: both sides, as last heard, equal the stored state.
+/// (One side alone is not enough: the engine may record a side's HIGHESTMODSEQ after its own
+/// writes there, past a concurrent change it has not read yet, and then syncs the pair only
+/// because the other side moved.)
+bool Watcher::pair_unchanged(const state::MailboxPair& pair) const {
+  for (Side s : kBothSides) {
+    const auto& cache = sides_[s].watch->cache();
+    auto it = cache.find(pair.name[s]);
+    if (it == cache.end() || !same_as_stored(it->second, pair.side[s])) return false;
+  }
+  return true;
 }
 
 void Watcher::evaluate_candidates(Clock::time_point now) {
@@ -255,8 +270,7 @@ void Watcher::evaluate_candidates(Clock::time_point now) {
       }
       continue;
     }
-    if (kind != CandidateKind::Idle && stored_valid_ && it != sw.cache().end() &&
-        same_as_stored(it->second, pair->side[side])) {
+    if (kind != CandidateKind::Idle && stored_valid_ && pair_unchanged(*pair)) {
       continue;  // unchanged since the last round (e.g. the echo of our own writes)
     }
     std::string canonical = canonical_name(pair->name[Side::Local], sides_[Side::Local].watch->ns());
