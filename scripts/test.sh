@@ -19,22 +19,7 @@ done
 
 packages=(build-essential cmake pkg-config ccache openssl libssl-dev libsqlite3-dev libcli11-dev
   nlohmann-json3-dev doctest-dev zlib1g-dev dovecot-imapd clang-14 libclang-rt-14-dev)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  if [[ $(id -u) -eq 0 ]]; then
-    echo "test.sh: installing ${missing[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq || true
-    apt-get install -y -qq --no-install-recommends "${missing[@]}"
-  else
-    echo "test.sh: missing packages; run as root:" >&2
-    echo "  apt-get install -y ${missing[*]}" >&2
-    exit 1
-  fi
-fi
+scripts/install-deps.sh "${packages[@]}"
 
 jobs=$(nproc 2>/dev/null || echo 2)
 cmake --preset "$preset" >/dev/null
