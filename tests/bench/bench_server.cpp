@@ -330,6 +330,7 @@ int main(int argc, char** argv) {
   double append_s = run_append(fd, r, box, msgs);
   std::printf("RESULT %s append msgs=%zu bytes=%llu seconds=%.4f\n", a.label.c_str(), msgs.size(),
               static_cast<unsigned long long>(bytes), append_s);
+  std::fflush(stdout);  // bench-server.sh (and a profiler) may watch for this line
 
   write_all(fd, "s SELECT " + box + "\r\n");
   await(r, "s");
