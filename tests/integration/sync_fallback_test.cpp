@@ -129,3 +129,41 @@ TEST_CASE("mixed pairs: each side on the best path its server allows") {
   SUBCASE("CONDSTORE-only local, plain remote without UIDPLUS") { scenario(kQresyncOff, kPlainNoUidplus); }
   SUBCASE("everything local, almost nothing remote") { scenario({}, kBare); }
 }
+
+TEST_CASE("Dovecot (QRESYNC) against a plain embedded server, both ways") {
+  using client::StoreMode;
+  const std::string kDate = "24-Apr-2026 03:06:40 +0000";  // DirectMail's default date
+  for (bool dovecot_local : {true, false}) {
+    CAPTURE(dovecot_local);
+    auto dove = TestServer::dovecot();
+    auto plain = server_without(kPlain);
+    TempDir dir;
+    auto o = dovecot_local ? engine_options(*dove, *plain, dir.file("state.db"))
+                           : engine_options(*plain, *dove, dir.file("state.db"));
+    Account D(*dove), P(*plain);
+    DirectMail E(*plain);
+    D.append("INBOX", make_message("x1"), {"\\Seen"}, kDate);
+    D.append("INBOX", make_message("x2"), {}, kDate);
+    D.create("Archive");
+    E.add("INBOX", "x1", {"$Later"});
+    E.add("INBOX", "e1");
+    auto r = run_ok(o);
+    INFO(describe(r));
+    CHECK(total_copied(r) == 2);
+    CHECK(same_mail(D, P));
+
+    D.store("INBOX", *D.find("INBOX", "x1"), StoreMode::Add, {"\\Flagged"});
+    D.expunge("INBOX", {*D.find("INBOX", "x2")});
+    D.move("INBOX", *D.find("INBOX", "e1"), "Archive");
+    E.remove_flag("INBOX", "x1", "\\Seen");
+    E.add("INBOX", "e2", {"\\Answered"});
+    r = run_ok(o);
+    INFO(describe(r));
+    CHECK(total_moved(r) == 1);
+    CHECK(same_mail(D, P));
+    CHECK(E.flags("INBOX", "x1") == "$Later \\Flagged");
+    CHECK(E.ids("INBOX") == std::vector<std::string>{"e2", "x1"});
+    auto n = run_ok(o);
+    CHECK_MESSAGE(!n.changed(), describe(n));
+  }
+}
