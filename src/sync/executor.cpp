@@ -406,7 +406,8 @@ Status Executor::run_expunges(const MailboxWork& work, const std::vector<Expunge
       auto e = wait(exp);
       if (!e) return e.error().with_context("UID EXPUNGE in " + work.name[side]);
     }
-    counts[side].expunged += all.size();
+    counts[side].expunged += real.size();
+    counts[side].marked += all.size() - real.size();
   }
   return {};
 }
