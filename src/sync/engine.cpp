@@ -11,6 +11,7 @@
 
 #include <twinbox/client/loop.hpp>
 #include <twinbox/sync/engine.hpp>
+#include <twinbox/sync/events.hpp>
 #include <twinbox/sync/executor.hpp>
 #include <twinbox/sync/reader.hpp>
 
@@ -302,6 +303,7 @@ Status Engine::sync_pair(const PairToSync& p, MailboxReport& rep, std::optional<
     }
     ReconcileInput in{work.stored, work.delta, work.caps, opt_.policy};
     Plan plan = reconcile(in);
+    if (pass == 0 && opt_.observer) opt_.observer->mailbox_started(rep.name, totals_of(plan));
     if (skips_mailbox(plan)) {
       for (const auto& a : plan.actions) {
         if (auto* s = std::get_if<SkipMailbox>(&a)) return fail(Errc::Conflict, Scope::Mailbox, s->reason);
@@ -464,6 +466,11 @@ Result<SyncReport> Engine::run() {
         cleanup();
         return r.error();
       }
+      if (opt_.observer) {
+        std::map<MailboxKey, std::string> display;
+        for (const auto& w : work) display[w.pair.pair] = w.report.name;
+        notify_moves(*opt_.observer, moves, display);
+      }
       // The mutated inputs are the deltas of the passes below.
       for (auto& w : work) {
         for (const auto& in : inputs) {
@@ -473,6 +480,7 @@ Result<SyncReport> Engine::run() {
     }
   }
 
+  if (opt_.observer) opt_.observer->run_planned(totals_of(inputs));
   for (auto& w : work) {
     if (auto it = moved_counts.find(w.pair.pair); it != moved_counts.end()) {
       for (Side s : kBothSides) w.report.to[s].moved += it->second[s].moved;
@@ -493,6 +501,7 @@ Result<SyncReport> Engine::run() {
         }
       }
     }
+    if (opt_.observer) opt_.observer->mailbox_finished(w.report);
     for (Side s : kBothSides) {
       Counts c = w.report.to[s];
       c.moved = 0;  // moves were counted into the total when executed
