@@ -4,6 +4,7 @@
 #include <csignal>
 #include <iostream>
 #include <mutex>
+#include <optional>
 
 #include <twinbox/cli/config.hpp>
 #include <twinbox/cli/engine_options.hpp>
@@ -11,6 +12,7 @@
 #include <twinbox/sync/watch.hpp>
 
 #include "commands.hpp"
+#include "log_file.hpp"
 
 namespace twinbox::cli {
 namespace {
@@ -64,8 +66,16 @@ int watch_command(const WatchArgs& args) {
     reporter.error(e);
     return to_int(exit_code_for(e.code));
   };
+  std::optional<LogFile> log_file;
+  if (!args.log_file.empty()) {
+    auto opened = LogFile::open(args.log_file);
+    if (!opened) return fail_with(opened.error());
+    log_file.emplace(std::move(*opened));
+    reporter.attach_log(&*log_file);
+  }
   auto path = config_path(args.config);
   if (!path) return fail_with(path.error());
+  reporter.note("watch started: config " + *path);
   auto options = watch_options(*path, args);
   if (!options) return fail_with(options.error());
 
