@@ -31,15 +31,8 @@ PlanTotals totals_of(const Plan& plan) {
 
 PlanTotals totals_of(const std::vector<MailboxInput>& inputs) {
   PlanTotals t;
-  for (const auto& in : inputs) {
-    PlanTotals one = totals_of(reconcile(in.input));
-    const bool work = one.all_copies() > 0 || one.flags[Side::Local] + one.flags[Side::Remote] +
-                                                      one.expunges[Side::Local] +
-                                                      one.expunges[Side::Remote] >
-                                                  0;
-    t += one;
-    t.mailboxes += work ? 1 : 0;
-  }
+  for (const auto& in : inputs) t += totals_of(reconcile(in.input));
+  t.mailboxes = inputs.size();
   return t;
 }
 

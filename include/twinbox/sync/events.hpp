@@ -23,7 +23,8 @@ namespace twinbox::sync {
 struct MailboxReport;  // engine.hpp
 struct MailboxInput;   // reconcile.hpp
 
-/// What a plan will do to each side; for a whole run, `mailboxes` counts the pairs with work.
+/// What a plan will do to each side; for a whole run, `mailboxes` counts the pairs it syncs
+/// (those that changed since the last run; unchanged ones are skipped before this).
 struct PlanTotals {
   PerSide<std::uint64_t> copies{};    ///< messages to copy TO each side
   PerSide<std::uint64_t> bytes{};     ///< their size (RFC822.SIZE)
