@@ -458,12 +458,14 @@ TEST_CASE("watch: first round, then a new message on one side is copied; SIGTERM
   const std::string file = dir.write("c.conf", config(serve.port, dir.path + "/s.db", "bob-pw",
                                                       "poll_interval = 2\n"));
   Child watch({"watch", "--config", file, "--json"});
+  std::size_t copied_to_local = 0;  // live "copied" events of watch rounds
   auto next_event = [&](const std::string& kind) -> std::optional<json> {
     for (int i = 0; i < 200; ++i) {
       auto line = watch.read_line(15s);
       if (!line) return std::nullopt;
       json j = json::parse(*line, nullptr, false);
       REQUIRE_MESSAGE(!j.is_discarded(), "not JSON: " << *line);
+      if (j["event"] == "copied" && j["to"] == "local") ++copied_to_local;
       if (j["event"] == kind) return j;
     }
     return std::nullopt;
@@ -472,6 +474,7 @@ TEST_CASE("watch: first round, then a new message on one side is copied; SIGTERM
   REQUIRE_MESSAGE(first.has_value(), "no first round; stderr: " << watch.stderr_text());
   CHECK((*first)["status"] == "ok");
   CHECK((*first)["local"]["copied"].get<unsigned>() > 0);
+  CHECK(copied_to_local == (*first)["local"]["copied"].get<std::size_t>());
 
   client::EndpointOptions ep;
   ep.transport = client::Transport::Plain;
