@@ -18,7 +18,8 @@ for arg in "$@"; do
 done
 
 packages=(build-essential cmake pkg-config ccache openssl libssl-dev libsqlite3-dev libcli11-dev
-  nlohmann-json3-dev doctest-dev zlib1g-dev dovecot-imapd clang-14 libclang-rt-14-dev)
+  nlohmann-json3-dev doctest-dev zlib1g-dev dovecot-imapd clang-14 libclang-rt-14-dev
+  tmux)  # tmux: the progress display is tested in a real pseudo-terminal
 scripts/install-deps.sh "${packages[@]}"
 
 jobs=$(nproc 2>/dev/null || echo 2)

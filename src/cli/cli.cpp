@@ -41,7 +41,9 @@ Config file: --config FILE, else $XDG_CONFIG_HOME/twinbox/config (~/.config/twin
 MAILBOX arguments restrict the run to those mailboxes (names with '/' as separator).
 
 Output: one line per mailbox that changed, with what was done to each side, then a summary.
-With --json, one JSON object per line (events: log, mailbox, plan, problem, error, summary).
+On a terminal, a live progress display on stderr (current mailbox and whole run: messages,
+bytes, rate, ETA); -q turns it off. With --json, one JSON object per line (events: totals,
+mailbox_start, copied, moved, expunged, flags, log, mailbox, plan, problem, error, summary).
 
 Examples:
   twinbox sync                             sync everything the default config selects
@@ -49,6 +51,7 @@ Examples:
   twinbox sync -n                          show what would be done, change nothing
   twinbox sync -c ~/.config/twinbox/work.conf --quiet     for cron: only errors
   twinbox sync --json | jq 'select(.event=="summary")'
+  twinbox sync -vv --log-file ~/.local/state/twinbox/sync.log     every message, also logged
   twinbox sync --allow-mass-delete INBOX   after the deletion guard stopped INBOX
 
 Exit status: 0 success (1 with --exit-code when something changed), 2 partial, 3 config,
@@ -97,7 +100,30 @@ Examples:
   twinbox demo
   twinbox demo --messages 100 --verbose)";
 
-void add_sync(CLI::App& app, SyncArgs& a, bool& quiet, bool& verbose) {
+/// -q / -v (repeatable) as given on the command line.
+struct OutputFlags {
+  bool quiet = false;
+  int verbose = 0;
+  [[nodiscard]] Verbosity verbosity() const {
+    if (quiet) return Verbosity::Quiet;
+    return verbose >= 2 ? Verbosity::Messages : verbose == 1 ? Verbosity::Verbose : Verbosity::Normal;
+  }
+};
+
+/// The output options shared by the commands that report sync events (sync, watch).
+void add_output_options(CLI::App* cmd, OutputFlags& o, bool& json, std::string& log_file) {
+  auto* q = cmd->add_flag("-q,--quiet", o.quiet, "Print only errors (and no progress display)");
+  cmd->add_flag("-v,--verbose", o.verbose,
+                "Also print each step (mailbox starts, creations, renames, ...); -vv also "
+                "each message copied, moved, expunged or re-flagged")
+      ->excludes(q);
+  cmd->add_flag("--json", json, "One JSON object per line on stdout (see twinbox(1))");
+  cmd->add_option("--log-file", log_file,
+                  "Also append every event, timestamped, to FILE (created mode 0600)")
+      ->type_name("FILE");
+}
+
+void add_sync(CLI::App& app, SyncArgs& a, OutputFlags& out) {
   auto* sync = app.add_subcommand("sync", "Synchronize both accounts once");
   sync->footer(kSyncFooter);
   sync->add_option("mailbox", a.mailboxes, "Only these mailboxes (default: all the config selects)");
@@ -106,10 +132,7 @@ void add_sync(CLI::App& app, SyncArgs& a, bool& quiet, bool& verbose) {
   sync->add_flag("--allow-mass-delete", a.allow_mass_delete,
                  "Carry out expunges the deletion guard stopped (max_delete_percent)");
   sync->add_flag("--debug", a.debug, "Protocol trace of both sides on stderr (secrets redacted)");
-  auto* q = sync->add_flag("-q,--quiet", quiet, "Print only errors");
-  sync->add_flag("-v,--verbose", verbose, "Also print each step (creations, renames, ...)")
-      ->excludes(q);
-  sync->add_flag("--json", a.json, "One JSON object per line on stdout (see twinbox(1))");
+  add_output_options(sync, out, a.json, a.log_file);
   sync->add_flag("--exit-code", a.exit_code, "Exit with 1 instead of 0 when something changed");
 }
 
@@ -164,20 +187,16 @@ int run_app(int argc, char** argv) {
       ->group("");
 
   SyncArgs sync_args;
-  bool quiet = false;
-  bool verbose = false;
-  add_sync(app, sync_args, quiet, verbose);
+  OutputFlags sync_out;
+  add_sync(app, sync_args, sync_out);
 
   WatchArgs watch_args;
-  bool watch_quiet = false;
-  bool watch_verbose = false;
+  OutputFlags watch_out;
   auto* watch = app.add_subcommand("watch", "Keep both accounts in sync continuously");
   watch->footer(kWatchFooter);
   watch->add_option("-c,--config", watch_args.config, "Config file")->type_name("FILE");
   watch->add_flag("--debug", watch_args.debug, "Protocol trace on stderr (secrets redacted)");
-  auto* wq = watch->add_flag("-q,--quiet", watch_quiet, "Print only errors");
-  watch->add_flag("-v,--verbose", watch_verbose, "Also print each step")->excludes(wq);
-  watch->add_flag("--json", watch_args.json, "One JSON object per line on stdout");
+  add_output_options(watch, watch_out, watch_args.json, watch_args.log_file);
 
   CheckArgs check_args;
   auto* check = app.add_subcommand("check", "Validate the config and log in to both sides");
@@ -205,12 +224,11 @@ int run_app(int argc, char** argv) {
   if (crash_after > 0) set_crash_after(crash_after);
 
   if (app.got_subcommand("sync")) {
-    sync_args.verbosity = quiet ? Verbosity::Quiet : verbose ? Verbosity::Verbose : Verbosity::Normal;
+    sync_args.verbosity = sync_out.verbosity();
     return sync_command(sync_args);
   }
   if (app.got_subcommand("watch")) {
-    watch_args.verbosity =
-        watch_quiet ? Verbosity::Quiet : watch_verbose ? Verbosity::Verbose : Verbosity::Normal;
+    watch_args.verbosity = watch_out.verbosity();
     return watch_command(watch_args);
   }
   if (app.got_subcommand("check")) return check_command(check_args);

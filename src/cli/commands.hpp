@@ -20,6 +20,7 @@ struct SyncArgs {
   bool json = false;
   bool exit_code = false;  ///< exit 1 when something changed
   Verbosity verbosity = Verbosity::Normal;
+  std::string log_file;  ///< --log-file, "" = none
 };
 int sync_command(const SyncArgs& args);
 
@@ -28,6 +29,7 @@ struct WatchArgs {
   bool debug = false;
   bool json = false;
   Verbosity verbosity = Verbosity::Normal;
+  std::string log_file;  ///< --log-file, "" = none
 };
 int watch_command(const WatchArgs& args);
 

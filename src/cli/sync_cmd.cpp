@@ -1,7 +1,11 @@
 // `twinbox sync`: load the config, run the engine once, print the report, pick the exit code.
 
+#include <unistd.h>
+
 #include <iostream>
+#include <memory>
 #include <mutex>
+#include <optional>
 
 #include <twinbox/base/error.hpp>
 #include <twinbox/cli/config.hpp>
@@ -10,6 +14,8 @@
 #include <twinbox/sync/engine.hpp>
 
 #include "commands.hpp"
+#include "log_file.hpp"
+#include "progress.hpp"
 
 namespace twinbox::cli {
 
@@ -41,9 +47,17 @@ int sync_command(const SyncArgs& args) {
     reporter.summary(nullptr, args.dry_run, code, std::chrono::steady_clock::now() - start);
     return to_int(code);
   };
+  std::optional<LogFile> log_file;
+  if (!args.log_file.empty()) {
+    auto opened = LogFile::open(args.log_file);
+    if (!opened) return fail_with(opened.error());
+    log_file.emplace(std::move(*opened));
+    reporter.attach_log(&*log_file);
+  }
 
   auto path = config_path(args.config);
   if (!path) return fail_with(path.error());
+  reporter.note(std::string(args.dry_run ? "dry run" : "sync") + " started: config " + *path);
   auto config = load_config(*path);
   if (!config) return fail_with(config.error());
 
@@ -55,10 +69,23 @@ int sync_command(const SyncArgs& args) {
   flags.trace = stderr_trace();
   auto options = engine_options(*config, flags);
   if (!options) return fail_with(options.error());
+  options->observer = &reporter;
 
+  // The live display only on a terminal, and not when the trace writes to the same stderr.
+  const bool trace = args.debug || config->endpoints[Side::Local].debug ||
+                     config->endpoints[Side::Remote].debug;
+  std::unique_ptr<ProgressDisplay> progress;
+  if (progress_wanted(args.verbosity == Verbosity::Quiet, args.json, trace)) {
+    progress = std::make_unique<ProgressDisplay>(STDERR_FILENO);
+    reporter.attach_progress(progress.get());
+  }
   auto report = sync::run_sync(*options, [&](std::string_view line) {
     reporter.log(line, args.dry_run);
   });
+  if (progress) {
+    progress->finish();
+    reporter.attach_progress(nullptr);
+  }
   if (!report) return fail_with(report.error());
 
   reporter.report(*report, args.dry_run);

@@ -4,13 +4,16 @@
 #include <csignal>
 #include <iostream>
 #include <mutex>
+#include <optional>
 
 #include <twinbox/cli/config.hpp>
 #include <twinbox/cli/engine_options.hpp>
 #include <twinbox/cli/exit_codes.hpp>
+#include <twinbox/sync/events.hpp>
 #include <twinbox/sync/watch.hpp>
 
 #include "commands.hpp"
+#include "log_file.hpp"
 
 namespace twinbox::cli {
 namespace {
@@ -37,7 +40,48 @@ void install_handlers(sync::WatchControl& control) {
   sigaction(SIGHUP, &sa, nullptr);
 }
 
-Result<sync::WatchOptions> watch_options(const std::string& path, const WatchArgs& args) {
+/// The Reporter as the engine's observer: sync rounds run on a worker thread while other
+/// output comes from run_watch's thread, so every event is written under the output mutex.
+class LockedObserver : public sync::SyncObserver {
+ public:
+  LockedObserver(sync::SyncObserver& inner, std::mutex& mu) : inner_(inner), mu_(mu) {}
+  void run_planned(const sync::PlanTotals& t) override {
+    std::lock_guard lock(mu_);
+    inner_.run_planned(t);
+  }
+  void mailbox_started(std::string_view m, const sync::PlanTotals& p) override {
+    std::lock_guard lock(mu_);
+    inner_.mailbox_started(m, p);
+  }
+  void message_copied(std::string_view m, Side to, Uid from, Uid uid, std::uint64_t bytes) override {
+    std::lock_guard lock(mu_);
+    inner_.message_copied(m, to, from, uid, bytes);
+  }
+  void message_moved(std::string_view from, std::string_view to, Side side, Uid uid) override {
+    std::lock_guard lock(mu_);
+    inner_.message_moved(from, to, side, uid);
+  }
+  void message_expunged(std::string_view m, Side side, Uid uid) override {
+    std::lock_guard lock(mu_);
+    inner_.message_expunged(m, side, uid);
+  }
+  void flags_changed(std::string_view m, Side side, Uid uid, sync::FlagOp op,
+                     const sync::Flags& flags) override {
+    std::lock_guard lock(mu_);
+    inner_.flags_changed(m, side, uid, op, flags);
+  }
+  void mailbox_finished(const sync::MailboxReport& r) override {
+    std::lock_guard lock(mu_);
+    inner_.mailbox_finished(r);
+  }
+
+ private:
+  sync::SyncObserver& inner_;
+  std::mutex& mu_;
+};
+
+Result<sync::WatchOptions> watch_options(const std::string& path, const WatchArgs& args,
+                                         sync::SyncObserver* observer) {
   auto config = load_config(path);
   if (!config) return config.error();
   RunFlags flags;
@@ -51,6 +95,7 @@ Result<sync::WatchOptions> watch_options(const std::string& path, const WatchArg
   if (!engine) return engine.error();
   sync::WatchOptions o;
   o.engine = std::move(*engine);
+  o.engine.observer = observer;
   o.poll_interval = config->sync.poll_interval;
   o.idle_connections = config->sync.idle_connections;
   return o;
@@ -64,13 +109,22 @@ int watch_command(const WatchArgs& args) {
     reporter.error(e);
     return to_int(exit_code_for(e.code));
   };
+  std::optional<LogFile> log_file;
+  if (!args.log_file.empty()) {
+    auto opened = LogFile::open(args.log_file);
+    if (!opened) return fail_with(opened.error());
+    log_file.emplace(std::move(*opened));
+    reporter.attach_log(&*log_file);
+  }
   auto path = config_path(args.config);
   if (!path) return fail_with(path.error());
-  auto options = watch_options(*path, args);
+  reporter.note("watch started: config " + *path);
+  std::mutex out_mu;  // callbacks run on run_watch's thread; log lines may come from a worker
+  LockedObserver observer(reporter, out_mu);
+  auto options = watch_options(*path, args, &observer);
   if (!options) return fail_with(options.error());
 
   sync::WatchControl control;
-  std::mutex out_mu;  // callbacks run on run_watch's thread; log lines may come from a worker
   control.on_round = [&](const sync::WatchRound& round) {
     std::lock_guard lock(out_mu);
     if (!round.result) {
@@ -89,7 +143,7 @@ int watch_command(const WatchArgs& args) {
     reporter.log("watching both sides for changes", false);
   };
   control.reload = [&]() -> Result<sync::WatchOptions> {
-    auto fresh = watch_options(*path, args);
+    auto fresh = watch_options(*path, args, &observer);
     std::lock_guard lock(out_mu);
     reporter.log(fresh ? "config reloaded" : "config reload failed: " + fresh.error().message,
                  false);

@@ -11,6 +11,7 @@
 
 #include <twinbox/client/loop.hpp>
 #include <twinbox/sync/engine.hpp>
+#include <twinbox/sync/events.hpp>
 #include <twinbox/sync/executor.hpp>
 #include <twinbox/sync/reader.hpp>
 
@@ -168,13 +169,13 @@ Status Engine::apply_list_plan(MailboxListPlan& plan) {
   }
   if (opt_.dry_run) {
     for (const auto& c : plan.creates) {
-      log("would create " + c.name + " on the " + std::string(to_string(c.side)) + " side");
+      log("would create " + canonical_of(c.name, ns_[c.side]) + " on the " + std::string(to_string(c.side)) + " side");
     }
     for (const auto& r : plan.renames) {
-      log("would rename " + r.from + " to " + r.to + " on the " + std::string(to_string(r.side)) + " side");
+      log("would rename " + canonical_of(r.from, ns_[r.side]) + " to " + canonical_of(r.to, ns_[r.side]) + " on the " + std::string(to_string(r.side)) + " side");
     }
     for (const auto& d : plan.deletes) {
-      log("would delete " + d.name + " on the " + std::string(to_string(d.side)) + " side");
+      log("would delete " + canonical_of(d.name, ns_[d.side]) + " on the " + std::string(to_string(d.side)) + " side");
     }
     return {};
   }
@@ -182,18 +183,18 @@ Status Engine::apply_list_plan(MailboxListPlan& plan) {
     crash_point("IMAP CREATE");
     auto r = wait(*sessions_[c.side], sessions_[c.side]->create(c.name, c.special_use));
     if (!r) {
-      report_.problems.push_back({c.name, "cannot create it on the " + std::string(to_string(c.side)) +
+      report_.problems.push_back({canonical_of(c.name, ns_[c.side]), "cannot create it on the " + std::string(to_string(c.side)) +
                                               " side: " + r.error().message});
       std::erase_if(plan.pairs, [&](const PairToSync& p) { return p.name[c.side] == c.name && !p.entry[c.side]; });
       continue;
     }
-    log("created " + c.name + " on the " + std::string(to_string(c.side)) + " side");
+    log("created " + canonical_of(c.name, ns_[c.side]) + " on the " + std::string(to_string(c.side)) + " side");
   }
   for (const auto& r : plan.renames) {
     crash_point("IMAP RENAME");
     auto res = wait(*sessions_[r.side], sessions_[r.side]->rename(r.from, r.to));
     if (!res) {
-      report_.problems.push_back({r.from, "cannot rename it to " + r.to + " on the " +
+      report_.problems.push_back({canonical_of(r.from, ns_[r.side]), "cannot rename it to " + canonical_of(r.to, ns_[r.side]) + " on the " +
                                               std::string(to_string(r.side)) + " side: " + res.error().message});
       std::erase_if(plan.pairs, [&](const PairToSync& p) { return p.pair == r.pair; });
       continue;
@@ -206,18 +207,18 @@ Status Engine::apply_list_plan(MailboxListPlan& plan) {
       m.name[other(r.side)] = r.new_other_name;
       if (auto id = store_->upsert_mailbox(m); !id) return id.error();
     }
-    log("renamed " + r.from + " to " + r.to + " on the " + std::string(to_string(r.side)) + " side");
+    log("renamed " + canonical_of(r.from, ns_[r.side]) + " to " + canonical_of(r.to, ns_[r.side]) + " on the " + std::string(to_string(r.side)) + " side");
   }
   for (const auto& d : plan.deletes) {
     crash_point("IMAP DELETE");
     auto res = wait(*sessions_[d.side], sessions_[d.side]->delete_mailbox(d.name));
     if (!res) {
-      report_.problems.push_back({d.name, "cannot delete it on the " + std::string(to_string(d.side)) +
+      report_.problems.push_back({canonical_of(d.name, ns_[d.side]), "cannot delete it on the " + std::string(to_string(d.side)) +
                                               " side: " + res.error().message});
       continue;
     }
     if (auto st = store_->remove_mailbox(d.pair); !st) return st;
-    log("deleted " + d.name + " on the " + std::string(to_string(d.side)) + " side (gone on the other)");
+    log("deleted " + canonical_of(d.name, ns_[d.side]) + " on the " + std::string(to_string(d.side)) + " side (gone on the other)");
   }
   for (auto id : plan.forget) {
     if (auto st = store_->remove_mailbox(id); !st) return st;
@@ -303,6 +304,7 @@ Status Engine::sync_pair(const PairToSync& p, MailboxReport& rep, std::optional<
     }
     ReconcileInput in{work.stored, work.delta, work.caps, opt_.policy};
     Plan plan = reconcile(in);
+    if (pass == 0 && opt_.observer) opt_.observer->mailbox_started(rep.name, totals_of(plan));
     if (skips_mailbox(plan)) {
       for (const auto& a : plan.actions) {
         if (auto* s = std::get_if<SkipMailbox>(&a)) return fail(Errc::Conflict, Scope::Mailbox, s->reason);
@@ -465,6 +467,11 @@ Result<SyncReport> Engine::run() {
         cleanup();
         return r.error();
       }
+      if (opt_.observer) {
+        std::map<MailboxKey, std::string> display;
+        for (const auto& w : work) display[w.pair.pair] = w.report.name;
+        notify_moves(*opt_.observer, moves, display);
+      }
       // The mutated inputs are the deltas of the passes below.
       for (auto& w : work) {
         for (const auto& in : inputs) {
@@ -474,6 +481,7 @@ Result<SyncReport> Engine::run() {
     }
   }
 
+  if (opt_.observer) opt_.observer->run_planned(totals_of(inputs));
   for (auto& w : work) {
     if (auto it = moved_counts.find(w.pair.pair); it != moved_counts.end()) {
       for (Side s : kBothSides) w.report.to[s].moved += it->second[s].moved;
@@ -494,6 +502,7 @@ Result<SyncReport> Engine::run() {
         }
       }
     }
+    if (opt_.observer) opt_.observer->mailbox_finished(w.report);
     for (Side s : kBothSides) {
       if (std::uint64_t n = w.report.to[s].marked; n > 0) {
         report_.problems.push_back(

@@ -2,6 +2,7 @@
 #include <unordered_map>
 
 #include <twinbox/base/crash_point.hpp>
+#include <twinbox/sync/events.hpp>
 #include <twinbox/sync/executor.hpp>
 #include <twinbox/sync/reader.hpp>
 
@@ -78,6 +79,10 @@ class FlagLookup {
  private:
   std::unordered_map<std::uint32_t, const Flags*> flags_;
 };
+
+FlagOp flag_op(client::StoreMode m) {
+  return m == client::StoreMode::Add ? FlagOp::Add : m == client::StoreMode::Remove ? FlagOp::Remove : FlagOp::Set;
+}
 
 }  // namespace
 
@@ -310,6 +315,10 @@ Status Executor::copy_direction(const MailboxWork& work, Side from, const std::v
     if (auto st = txn->commit(); !st) return st;
     counts[to].copied += sent.size();
     for (const Copy* c : sent) counts[to].bytes += c->identity.size;
+    for (std::size_t i = 0; options_.observer && i < sent.size(); ++i) {
+      Uid uid = new_uids.size() == sent.size() ? new_uids[i] : Uid();
+      options_.observer->message_copied(work.display, to, sent[i]->uid, uid, sent[i]->identity.size);
+    }
     if (next_fetch.valid()) fetch = next_fetch;
   }
   return {};
@@ -376,6 +385,7 @@ Status Executor::run_stores(const MailboxWork& work, const std::vector<StoreFlag
         failed.push_back(f);
       } else {
         ++counts[s.group->side].flags;
+        if (options_.observer) options_.observer->flags_changed(work.display, s.group->side, u, flag_op(s.group->mode), s.group->flags);
       }
     }
   }
@@ -408,6 +418,9 @@ Status Executor::run_expunges(const MailboxWork& work, const std::vector<Expunge
     }
     counts[side].expunged += real.size();
     counts[side].marked += all.size() - real.size();
+    if (options_.observer) {
+      for (Uid u : real) options_.observer->message_expunged(work.display, side, u);
+    }
   }
   return {};
 }

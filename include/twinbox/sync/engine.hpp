@@ -21,6 +21,8 @@
 
 namespace twinbox::sync {
 
+class SyncObserver;  // events.hpp
+
 struct EngineOptions {
   PerSide<client::EndpointOptions> endpoints;
   std::string state_path;
@@ -37,6 +39,8 @@ struct EngineOptions {
   bool durable_state = true;
   /// Bytes of message bodies buffered between a FETCH and its APPEND (the copy window).
   std::uint64_t copy_window = 8u << 20;
+  /// Progress events (events.hpp), or none. Not owned; must outlive run_sync().
+  SyncObserver* observer = nullptr;
 };
 
 /// Counts of one direction: what was done TO that side.

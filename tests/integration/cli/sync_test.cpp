@@ -4,8 +4,14 @@
 
 #include <doctest/doctest.h>
 
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <fstream>
 #include <nlohmann/json.hpp>
+#include <regex>
 #include <set>
+#include <sstream>
 #include <string>
 
 #include <twinbox/client/connect.hpp>
@@ -72,12 +78,40 @@ void check_counts(const json& c) {
 /// Checks every line against the schema of twinbox(1) "JSON OUTPUT"; returns the summary.
 json check_schema(const std::vector<json>& events) {
   REQUIRE(!events.empty());
-  const std::set<std::string> kinds{"log", "mailbox", "plan", "problem", "error", "summary"};
+  const std::set<std::string> kinds{"log",   "mailbox",  "plan",     "problem",       "error",
+                                    "summary", "totals", "mailbox_start", "copied",
+                                    "moved", "expunged", "flags"};
+  const std::set<std::string> sides{"local", "remote"};
   for (const auto& e : events) {
     REQUIRE(e.contains("event"));
     const std::string kind = e["event"].get<std::string>();
     CHECK_MESSAGE(kinds.count(kind) == 1, kind);
-    if (kind == "mailbox") {
+    if (kind == "totals" || kind == "mailbox_start") {
+      if (kind == "totals") CHECK(e["mailboxes"].is_number_unsigned());
+      if (kind == "mailbox_start") CHECK(e["mailbox"].is_string());
+      for (const char* side : {"local", "remote"}) {
+        for (const char* k : {"copies", "bytes", "flags", "expunges"}) {
+          CHECK_MESSAGE(e[side][k].is_number_unsigned(), kind << "." << side << "." << k);
+        }
+      }
+    } else if (kind == "copied") {
+      CHECK(e["mailbox"].is_string());
+      CHECK(sides.count(e["to"].get<std::string>()) == 1);
+      CHECK(e["source_uid"].is_number_unsigned());
+      CHECK((e["uid"].is_number_unsigned() || e["uid"].is_null()));
+      CHECK(e["bytes"].is_number_unsigned());
+    } else if (kind == "moved" || kind == "expunged" || kind == "flags") {
+      CHECK(e["mailbox"].is_string());
+      CHECK(sides.count(e["side"].get<std::string>()) == 1);
+      CHECK(e["uid"].is_number_unsigned());
+      if (kind == "moved") CHECK(e["to_mailbox"].is_string());
+      if (kind == "flags") {
+        const std::set<std::string> ops{"set", "add", "remove"};
+        CHECK(ops.count(e["op"].get<std::string>()) == 1);
+        REQUIRE(e["flags"].is_array());
+        for (const auto& f : e["flags"]) CHECK(f.is_string());
+      }
+    } else if (kind == "mailbox") {
       CHECK(e["mailbox"].is_string());
       CHECK(e["created"].is_boolean());
       check_counts(e["local"]);
@@ -169,6 +203,27 @@ TEST_CASE("sync: dry run, JSON events, --exit-code, no-op, --debug redaction") {
   }
   CHECK(inbox);
   CHECK(copied_local == summary["local"]["copied"].get<std::uint64_t>());
+  // Live events: totals first, then per mailbox a start and one "copied" per message.
+  std::size_t totals_at = events.size(), first_copy = events.size(), copied_events = 0;
+  std::uint64_t copied_bytes = 0;
+  std::set<std::string> started;
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    const auto& e = events[i];
+    if (e["event"] == "totals" && totals_at == events.size()) totals_at = i;
+    if (e["event"] == "mailbox_start") started.insert(e["mailbox"].get<std::string>());
+    if (e["event"] != "copied") continue;
+    first_copy = std::min(first_copy, i);
+    ++copied_events;
+    copied_bytes += e["bytes"].get<std::uint64_t>();
+    CHECK(started.count(e["mailbox"].get<std::string>()) == 1);  // after its mailbox_start
+    CHECK(e["uid"].is_number_unsigned());  // the embedded server has UIDPLUS
+  }
+  CHECK(totals_at < first_copy);
+  CHECK(events[totals_at]["local"]["copies"] == summary["local"]["copied"]);
+  CHECK(copied_events == summary["local"]["copied"].get<std::uint64_t>() +
+                             summary["remote"]["copied"].get<std::uint64_t>());
+  CHECK(copied_bytes == summary["bytes"].get<std::uint64_t>());
+  CHECK(started.count("INBOX") == 1);
 
   // Nothing changed since: text output says so, exit 0 even with --exit-code.
   auto again = run_twinbox({"sync", "--config", file, "--exit-code"});
@@ -188,6 +243,124 @@ TEST_CASE("sync: dry run, JSON events, --exit-code, no-op, --debug redaction") {
   CHECK(!contains(debug.err, "alice-pw"));
   CHECK(!contains(debug.err, "bob-pw"));
   CHECK(!contains(debug.out, "bob-pw"));
+}
+
+/// A logged-in session of `user` (password user-pw) on the test server.
+std::unique_ptr<client::Session> login(unsigned short port, const std::string& user) {
+  client::EndpointOptions ep;
+  ep.transport = client::Transport::Plain;
+  ep.host = "127.0.0.1";
+  ep.port = port;
+  ep.credentials.username = user;
+  ep.credentials.password = user + "-pw";
+  auto session = client::connect(ep);
+  REQUIRE(session.has_value());
+  return std::move(*session);
+}
+
+TEST_CASE("--json: live events for flag changes, expunges and moves") {
+  ServeChild serve;
+  TempDir dir;
+  const std::string file = dir.write("c.conf", config(serve.port, dir.path + "/s.db", "bob-pw"));
+  REQUIRE(run_twinbox({"sync", "--config", file}).status == 0);
+
+  // On bob's side (remote): flag one INBOX message, expunge one, move one to Archive.
+  auto session = login(serve.port, "bob");
+  client::Session& s = *session;
+  auto deadline = [] { return net::deadline_in(std::chrono::seconds(10)); };
+  REQUIRE(s.wait(s.select("INBOX"), deadline()).has_value());
+  auto all = s.wait(s.uid_search("ALL"), deadline());
+  REQUIRE(all.has_value());
+  const auto uids = all->uids.to_vector();
+  REQUIRE(uids.size() >= 3);
+  auto one = [](std::uint32_t u) { return imap::SeqSet::from_vector({u}); };
+  REQUIRE(s.wait(s.uid_store(one(uids[0]), client::StoreMode::Add, imap::FlagSet{"$Urgent"}),
+                 deadline()).has_value());
+  REQUIRE(s.wait(s.uid_store(one(uids[1]), client::StoreMode::Add, imap::FlagSet{"\\Deleted"}),
+                 deadline()).has_value());
+  REQUIRE(s.wait(s.uid_expunge(one(uids[1])), deadline()).has_value());
+  REQUIRE(s.wait(s.uid_move(one(uids[2]), "Archive"), deadline()).has_value());
+  (void)s.wait(s.logout(), deadline());
+
+  auto r = run_twinbox({"sync", "--config", file, "--json"});
+  REQUIRE_MESSAGE(r.status == 0, r.out << r.err);
+  const auto events = json_lines(r.out);
+  const json summary = check_schema(events);
+  std::size_t flags = 0, expunged = 0, moved = 0;
+  for (const auto& e : events) {
+    if (e["event"] == "flags" && e["side"] == "local" && e["mailbox"] == "INBOX") {
+      CHECK(std::find(e["flags"].begin(), e["flags"].end(), "$Urgent") != e["flags"].end());
+      ++flags;
+    }
+    if (e["event"] == "expunged" && e["side"] == "local" && e["mailbox"] == "INBOX") ++expunged;
+    if (e["event"] == "moved" && e["side"] == "local" && e["mailbox"] == "INBOX" &&
+        e["to_mailbox"] == "Archive") {
+      ++moved;
+    }
+  }
+  CHECK_MESSAGE(flags == 1, r.out);
+  CHECK_MESSAGE(expunged == 1, r.out);
+  CHECK_MESSAGE(moved == 1, r.out);
+  CHECK(summary["local"]["flags"] == 1);
+  CHECK(summary["local"]["expunged"] == 1);
+  CHECK(summary["local"]["moved"] == 1);
+  CHECK(summary["local"]["copied"] == 0);
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+TEST_CASE("--log-file: created 0600, appended, timestamped, decoded names, no secrets") {
+  ServeChild serve;
+  TempDir dir;
+  const std::string file = dir.write("c.conf", config(serve.port, dir.path + "/s.db", "bob-pw"));
+  {
+    auto session = login(serve.port, "alice");
+    // "Entwürfe" in modified UTF-7 on the wire: the log must show the decoded name.
+    REQUIRE(session->wait(session->create("Entw&APw-rfe"), net::deadline_in(std::chrono::seconds(10)))
+                .has_value());
+    (void)session->wait(session->logout(), net::deadline_in(std::chrono::seconds(5)));
+  }
+  const std::string log = dir.path + "/twinbox.log";
+  auto first = run_twinbox({"sync", "--config", file, "--quiet", "--log-file", log});
+  REQUIRE_MESSAGE(first.status == 0, first.out << first.err);
+  CHECK(first.out.empty());  // --quiet is about the terminal; the log file gets everything
+  struct stat st {};
+  REQUIRE(::stat(log.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+  const std::string text = read_file(log);
+  const auto lines = lines_of(text);
+  REQUIRE(lines.size() >= 4);
+  static const std::regex stamp(
+      R"(^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z twinbox\[[0-9]+\]: .+)");
+  for (const auto& l : lines) CHECK_MESSAGE(std::regex_match(l, stamp), l);
+  CHECK_MESSAGE(contains(text, "sync started: config " + file), text);
+  CHECK_MESSAGE(contains(text, "created Entwürfe on the remote side"), text);
+  CHECK_MESSAGE(contains(text, "INBOX: syncing: copy "), text);
+  CHECK_MESSAGE(contains(text, "INBOX: local <- "), text);
+  CHECK_MESSAGE(contains(text, "synced: "), text);
+  CHECK(contains(text, "[exit status 0]"));
+  CHECK_MESSAGE(!contains(text, "&APw-"), text);
+  CHECK(!contains(text, "alice-pw"));
+  CHECK(!contains(text, "bob-pw"));
+  CHECK(text.find('\x1b') == std::string::npos);
+
+  // Appended, not replaced; --json changes stdout only; -vv adds message lines.
+  auto second = run_twinbox({"sync", "--config", file, "--json", "--log-file", log});
+  REQUIRE(second.status == 0);
+  const std::string more = read_file(log);
+  CHECK(more.rfind(text, 0) == 0);
+  CHECK(lines_of(more).size() > lines.size());
+  CHECK(!contains(more.substr(text.size()), "{\""));
+
+  // A log file that cannot be opened is a usage error (3) naming it.
+  auto bad = run_twinbox({"sync", "--config", file, "--log-file", dir.path + "/no/such/dir/x.log"});
+  CHECK(bad.status == 3);
+  CHECK_MESSAGE(contains(bad.err, "--log-file " + dir.path + "/no/such/dir/x.log"), bad.err);
 }
 
 TEST_CASE("the deletion guard makes a run partial (exit 2) until --allow-mass-delete") {
@@ -285,12 +458,14 @@ TEST_CASE("watch: first round, then a new message on one side is copied; SIGTERM
   const std::string file = dir.write("c.conf", config(serve.port, dir.path + "/s.db", "bob-pw",
                                                       "poll_interval = 2\n"));
   Child watch({"watch", "--config", file, "--json"});
+  std::size_t copied_to_local = 0;  // live "copied" events of watch rounds
   auto next_event = [&](const std::string& kind) -> std::optional<json> {
     for (int i = 0; i < 200; ++i) {
       auto line = watch.read_line(15s);
       if (!line) return std::nullopt;
       json j = json::parse(*line, nullptr, false);
       REQUIRE_MESSAGE(!j.is_discarded(), "not JSON: " << *line);
+      if (j["event"] == "copied" && j["to"] == "local") ++copied_to_local;
       if (j["event"] == kind) return j;
     }
     return std::nullopt;
@@ -299,6 +474,7 @@ TEST_CASE("watch: first round, then a new message on one side is copied; SIGTERM
   REQUIRE_MESSAGE(first.has_value(), "no first round; stderr: " << watch.stderr_text());
   CHECK((*first)["status"] == "ok");
   CHECK((*first)["local"]["copied"].get<unsigned>() > 0);
+  CHECK(copied_to_local == (*first)["local"]["copied"].get<std::size_t>());
 
   client::EndpointOptions ep;
   ep.transport = client::Transport::Plain;
