@@ -369,7 +369,15 @@ std::vector<std::uint32_t> Session::resolve(std::string_view set_text, bool uid,
   if (!selected_) return out;
   const auto& uids = selected_->uids;
   if (set_text == "$") {
-    error = "SEARCHRES ($) is not supported";
+    // The saved result (RFC 5182 §2.1): its messages still in the snapshot, in order.
+    if (!core_.has("SEARCHRES")) {
+      error = "SEARCHRES ($) is not supported";
+      return out;
+    }
+    for (auto u : selected_->saved) {
+      auto it = std::lower_bound(uids.begin(), uids.end(), u);
+      if (it != uids.end() && *it == u) out.push_back(static_cast<std::uint32_t>(it - uids.begin()));
+    }
     return out;
   }
   std::uint32_t star = uid ? (uids.empty() ? 0 : uids.back())
