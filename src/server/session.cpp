@@ -139,6 +139,8 @@ void Session::on_ready() {
   }
   process();
   write_out();
+  // Changes that came while this session was busy (its own commands included).
+  if (notify_) on_store_changed();
 }
 
 void Session::write_out() {
@@ -569,8 +571,8 @@ std::string Session::permanent_flags_line() const {
 void Session::on_store_changed() {
   if (closed_) return;
   if (seen_generation_ == store().generation()) return;
-  seen_generation_ = store().generation();
   if (line_mode_ == LineMode::Idle) {
+    seen_generation_ = store().generation();
     // IDLE reports the selected mailbox at once; NOTIFY events for other mailboxes go out
     // too (a NOTIFY client waiting in IDLE would otherwise see them only after DONE).
     if (selected_) (void)(absorb() && deliver(true));
@@ -578,7 +580,10 @@ void Session::on_store_changed() {
     write_out();
     return;
   }
+  // Otherwise NOTIFY events wait until the session is between commands (on_ready() looks
+  // again once its input is used up), and the generation is only taken as seen then.
   if (notify_ && line_mode_ == LineMode::None && !job_ && in_.empty()) {
+    seen_generation_ = store().generation();
     (void)notify_poll();
     write_out();
   }
