@@ -13,6 +13,7 @@ ServerCore::ServerCore(Options options, std::unique_ptr<Storage> storage)
   if (disabled_.count("CONDSTORE") || disabled_.count("ENABLE")) disabled_.insert("QRESYNC");
   if (disabled_.count("LIST-EXTENDED")) disabled_.insert("LIST-STATUS");
   if (disabled_.count("SPECIAL-USE")) disabled_.insert("CREATE-SPECIAL-USE");
+  if (disabled_.count("ESEARCH")) disabled_.insert("SEARCHRES");  // RFC 5182 §1
 }
 
 bool ServerCore::has(std::string_view name) const { return disabled_.find(name) == disabled_.end(); }
@@ -43,6 +44,7 @@ std::string ServerCore::capabilities(bool authenticated, bool tls_active, bool c
   add("CONDSTORE");
   add("QRESYNC");
   add("ESEARCH");
+  add("SEARCHRES");
   add("LIST-EXTENDED");
   add("LIST-STATUS");
   add("SPECIAL-USE");

@@ -147,7 +147,7 @@ void Session::cmd_search(std::string_view tag, Cursor& c, bool uid) {
   const char* verb = uid ? "UID SEARCH" : "SEARCH";
   if (!c.sp()) return tagged(tag, "BAD", std::string(verb) + " needs search keys");
   bool esearch = false;
-  bool r_min = false, r_max = false, r_count = false, r_all = false;
+  bool r_min = false, r_max = false, r_count = false, r_all = false, r_save = false;
   if (core_.has("ESEARCH") && c.eat_word("RETURN")) {
     esearch = true;
     if (!c.sp() || !c.eat('(')) return tagged(tag, "BAD", "Invalid SEARCH RETURN options: " + c.error());
@@ -166,11 +166,15 @@ void Session::cmd_search(std::string_view tag, Cursor& c, bool uid) {
         r_count = true;
       } else if (o == "ALL") {
         r_all = true;
+      } else if (o == "SAVE" && core_.has("SEARCHRES")) {
+        // RFC 5182 §2.1: from here on a failing SEARCH leaves "$" empty.
+        r_save = true;
+        selected_->saved.clear();
       } else {
         return tagged(tag, "BAD", "Unknown SEARCH RETURN option " + std::string(*a));
       }
     }
-    if (!r_min && !r_max && !r_count) r_all = r_all || first;
+    if (!r_min && !r_max && !r_count && !r_save) r_all = r_all || first;
     if (!c.sp()) return tagged(tag, "BAD", "SEARCH needs search keys");
   }
   auto tokens = tokenize_search(c.rest());
@@ -181,6 +185,9 @@ void Session::cmd_search(std::string_view tag, Cursor& c, bool uid) {
       return tagged(tag, "NO", "[BADCHARSET (US-ASCII UTF-8)] " + query.error().message);
     }
     return tagged(tag, "BAD", "Invalid SEARCH: " + query.error().message);
+  }
+  if (uses_saved(query->root) && !core_.has("SEARCHRES")) {
+    return tagged(tag, "BAD", "Invalid SEARCH: $ needs SEARCHRES, which is not offered");
   }
   bool modseq_used = uses_modseq(query->root);
   if (modseq_used) {
@@ -195,6 +202,7 @@ void Session::cmd_search(std::string_view tag, Cursor& c, bool uid) {
   SearchContext ctx;
   ctx.max_seq = static_cast<std::uint32_t>(s.uids.size());
   ctx.max_uid = s.uids.empty() ? 0 : s.uids.back();
+  ctx.saved = &s.saved;
   std::vector<std::uint32_t> hits;
   std::uint64_t max_modseq = 0;
   for (std::size_t i = 0; i < s.uids.size(); ++i) {
@@ -229,6 +237,8 @@ void Session::cmd_search(std::string_view tag, Cursor& c, bool uid) {
       max_modseq = std::max<std::uint64_t>(max_modseq, m.modseq.value);
     }
   }
+  if (r_save) save_result(hits, uid, r_min || r_max, r_all || r_count, r_min, r_max);
+  // RETURN (SAVE) alone answers no ESEARCH (RFC 5182 §2.4).
   if (esearch) {
     std::string line = "ESEARCH (TAG \"" + std::string(tag) + "\")";
     if (uid) line += " UID";
@@ -239,7 +249,7 @@ void Session::cmd_search(std::string_view tag, Cursor& c, bool uid) {
     if (r_count) line += " COUNT " + std::to_string(hits.size());
     if (r_all && !hits.empty()) line += " ALL " + imap::SeqSet::from_vector(hits).to_string();
     if (modseq_used && !hits.empty()) line += " MODSEQ " + std::to_string(max_modseq);
-    untagged(line);
+    if (r_min || r_max || r_count || r_all) untagged(line);
   } else {
     std::string line = "SEARCH";
     for (auto h : hits) line += " " + std::to_string(h);
@@ -247,6 +257,22 @@ void Session::cmd_search(std::string_view tag, Cursor& c, bool uid) {
     untagged(line);
   }
   tagged(tag, "OK", uid ? "UID SEARCH completed." : "Search completed.");
+}
+
+void Session::save_result(const std::vector<std::uint32_t>& hits, bool uid, bool min_max,
+                          bool everything, bool min, bool max) {
+  // RFC 5182 §2.4: with MIN and/or MAX but neither ALL nor COUNT, only those are saved.
+  auto& s = *selected_;
+  std::vector<std::uint32_t> chosen;
+  if (min_max && !everything) {
+    if (!hits.empty() && min) chosen.push_back(hits.front());
+    if (!hits.empty() && max && (!min || hits.back() != hits.front())) chosen.push_back(hits.back());
+  } else {
+    chosen = hits;
+  }
+  s.saved.clear();
+  for (auto h : chosen) s.saved.push_back(uid ? h : s.uids[h - 1]);
+  std::sort(s.saved.begin(), s.saved.end());
 }
 
 }  // namespace twinbox::server

@@ -156,6 +156,11 @@ class SearchParser {
       return k;
     }
     if (tok.kind != SearchToken::Kind::Atom) return error("expected a search key");
+    if (tok.text == "$") {
+      ++i_;
+      k.op = SearchOp::Saved;
+      return k;
+    }
     if (!tok.text.empty() && (tok.text[0] == '*' || (tok.text[0] >= '0' && tok.text[0] <= '9'))) {
       auto set = parse_set(tok.text);
       if (!set) return error("bad sequence set");
@@ -229,6 +234,11 @@ class SearchParser {
       case KeywordInfo::Set: {
         if (i_ >= t_.size() || t_[i_].kind != SearchToken::Kind::Atom) {
           return error("expected a sequence set");
+        }
+        if (t_[i_].text == "$" && k.op == SearchOp::Uid) {  // UID $ is $ (RFC 5182 §2.3)
+          ++i_;
+          k.op = SearchOp::Saved;
+          break;
         }
         auto set = parse_set(t_[i_].text);
         if (!set) return error("bad sequence set");
@@ -346,6 +356,12 @@ bool uses_modseq(const SearchKey& key) {
                      [](const SearchKey& c) { return uses_modseq(c); });
 }
 
+bool uses_saved(const SearchKey& key) {
+  if (key.op == SearchOp::Saved) return true;
+  return std::any_of(key.children.begin(), key.children.end(),
+                     [](const SearchKey& c) { return uses_saved(c); });
+}
+
 // ---------------------------------------------------------------------------------------------
 // Evaluation.
 
@@ -367,6 +383,8 @@ class Evaluator {
       case SearchOp::Not: return k.children.empty() || !eval(k.children.front());
       case SearchOp::SeqSet: return k.set.contains(m_.seq.value, ctx_.max_seq);
       case SearchOp::Uid: return k.set.contains(m_.uid.value, ctx_.max_uid);
+      case SearchOp::Saved:
+        return ctx_.saved && std::binary_search(ctx_.saved->begin(), ctx_.saved->end(), m_.uid.value);
       case SearchOp::Answered: return flag("\\Answered");
       case SearchOp::Deleted: return flag("\\Deleted");
       case SearchOp::Draft: return flag("\\Draft");

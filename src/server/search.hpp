@@ -49,6 +49,7 @@ enum class SearchOp {
   Before, On, Since, SentBefore, SentOn, SentSince,
   Larger, Smaller,
   ModSeq,
+  Saved,  ///< "$" (or "UID $"): the result saved by SEARCH RETURN (SAVE), RFC 5182 §2.3
 };
 
 struct SearchKey {
@@ -86,6 +87,8 @@ Result<std::vector<SearchToken>> tokenize_search(std::string_view text);
 
 /// True when the query uses MODSEQ (the response then carries `(MODSEQ n)`, RFC 7162 §3.1.5).
 bool uses_modseq(const SearchKey& key);
+/// True when the query refers to the saved search result ("$", RFC 5182).
+bool uses_saved(const SearchKey& key);
 
 /// What the evaluator may ask about one message. `message` is called only when a key needs
 /// the content (headers, body, sent date) and may return null when it cannot be loaded (then
@@ -105,6 +108,8 @@ struct MessageView {
 struct SearchContext {
   std::uint32_t max_seq = 0;  ///< EXISTS
   std::uint32_t max_uid = 0;  ///< highest UID in the mailbox
+  /// UIDs of the saved search result ("$"), ascending; null: "$" matches nothing.
+  const std::vector<std::uint32_t>* saved = nullptr;
 };
 
 /// Evaluates `key` on one message. String keys match case-insensitively as substrings of the

@@ -139,6 +139,8 @@ void Session::on_ready() {
   }
   process();
   write_out();
+  // Changes that came while this session was busy (its own commands included).
+  if (notify_) on_store_changed();
 }
 
 void Session::write_out() {
@@ -369,7 +371,15 @@ std::vector<std::uint32_t> Session::resolve(std::string_view set_text, bool uid,
   if (!selected_) return out;
   const auto& uids = selected_->uids;
   if (set_text == "$") {
-    error = "SEARCHRES ($) is not supported";
+    // The saved result (RFC 5182 §2.1): its messages still in the snapshot, in order.
+    if (!core_.has("SEARCHRES")) {
+      error = "SEARCHRES ($) is not supported";
+      return out;
+    }
+    for (auto u : selected_->saved) {
+      auto it = std::lower_bound(uids.begin(), uids.end(), u);
+      if (it != uids.end() && *it == u) out.push_back(static_cast<std::uint32_t>(it - uids.begin()));
+    }
     return out;
   }
   std::uint32_t star = uid ? (uids.empty() ? 0 : uids.back())
@@ -561,8 +571,8 @@ std::string Session::permanent_flags_line() const {
 void Session::on_store_changed() {
   if (closed_) return;
   if (seen_generation_ == store().generation()) return;
-  seen_generation_ = store().generation();
   if (line_mode_ == LineMode::Idle) {
+    seen_generation_ = store().generation();
     // IDLE reports the selected mailbox at once; NOTIFY events for other mailboxes go out
     // too (a NOTIFY client waiting in IDLE would otherwise see them only after DONE).
     if (selected_) (void)(absorb() && deliver(true));
@@ -570,7 +580,10 @@ void Session::on_store_changed() {
     write_out();
     return;
   }
+  // Otherwise NOTIFY events wait until the session is between commands (on_ready() looks
+  // again once its input is used up), and the generation is only taken as seen then.
   if (notify_ && line_mode_ == LineMode::None && !job_ && in_.empty()) {
+    seen_generation_ = store().generation();
     (void)notify_poll();
     write_out();
   }

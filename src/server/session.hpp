@@ -43,6 +43,7 @@ struct Snapshot {
   ModSeq seen_modseq;                       ///< store changes up to here are absorbed
   std::set<std::string> keywords;           ///< keywords announced in FLAGS
   bool modseq_announced = false;            ///< CONDSTORE active for this mailbox
+  std::vector<std::uint32_t> saved;         ///< SEARCHRES "$" as UIDs, ascending (RFC 5182)
 
   /// Sequence number of a UID (1-based), 0 when absent.
   [[nodiscard]] std::uint32_t seq_of(std::uint32_t uid) const;
@@ -163,6 +164,9 @@ class Session {
   void cmd_fetch(std::string_view tag, Cursor& c, bool uid);
   void cmd_store(std::string_view tag, Cursor& c, bool uid);
   void cmd_search(std::string_view tag, Cursor& c, bool uid);
+  /// Keeps a SEARCH result as "$" (RFC 5182); hits are UIDs or sequence numbers.
+  void save_result(const std::vector<std::uint32_t>& hits, bool uid, bool min_max, bool everything,
+                   bool min, bool max);
   void cmd_copy(std::string_view tag, Cursor& c, bool uid, bool move);
 
   /// Expunges the given UIDs of the selected mailbox and announces them (EXPUNGE or

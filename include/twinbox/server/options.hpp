@@ -62,7 +62,7 @@ struct Options {
   /// Capabilities switched off (upper case, e.g. "QRESYNC", "CONDSTORE", "UIDPLUS", "MOVE",
   /// "LITERAL+", "LIST-STATUS", "LIST-EXTENDED", "ESEARCH", "ENABLE", "COMPRESS=DEFLATE",
   /// "NOTIFY", "IDLE", "SPECIAL-USE", "OBJECTID", "UNSELECT", "NAMESPACE", "ID",
-  /// "MULTIAPPEND", "STARTTLS", "SASL-IR"). Switching one off removes its commands and
+  /// "MULTIAPPEND", "SEARCHRES", "STARTTLS", "SASL-IR"). Switching one off removes its commands and
   /// behaviour as well: without CONDSTORE there is no MODSEQ anywhere (and no QRESYNC).
   std::set<std::string> disabled;
 

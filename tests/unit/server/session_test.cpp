@@ -190,3 +190,27 @@ TEST_CASE("COMPRESS: commands pipelined after COMPRESS DEFLATE are inflated and 
   CHECK(after == "* STATUS INBOX (MESSAGES 3)\r\nc2 OK Status completed.\r\n"
                  "* BYE Logging out\r\nc3 OK Logout completed.\r\n");
 }
+
+TEST_CASE("NOTIFY: a change while a command is half received is reported once the session is idle") {
+  Fixture f;
+  auto trash = f.core->store().create_mailbox("alice", "Trash");
+  REQUIRE(trash);
+  auto stream = std::make_unique<testing::MemoryStream>(
+      "n NOTIFY SET (PERSONAL (MessageNew MessageExpunge))\r\nc CAPA");
+  std::string out;
+  stream->set_output(&out);
+  auto* in = stream.get();
+  Session s(*f.core, std::move(stream), 4);
+  s.start("alice");
+  for (int i = 0; i < 4; ++i) s.on_ready();
+  REQUIRE(out.find("n OK NOTIFY completed.") != std::string::npos);
+  // The store changes while "c CAPA" waits for the rest of its line: no push yet.
+  REQUIRE(f.core->store().append(trash->id, "Subject: t\r\n\r\nx\r\n", {}, 1704103200, 0));
+  s.on_store_changed();
+  CHECK(out.find("* STATUS Trash") == std::string::npos);
+  in->feed("BILITY\r\n");
+  for (int i = 0; i < 4; ++i) s.on_ready();
+  auto status = out.find("* STATUS Trash (MESSAGES 1 ");
+  CHECK(status != std::string::npos);
+  CHECK(out.find("c OK Capability completed.") < status);
+}
