@@ -16,6 +16,7 @@ dir=${BUILD_DIR:-build/bench-paths}
 launcher=()
 command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Release "${launcher[@]}" >/dev/null
-cmake --build "$dir" -j"$(nproc)" --target bench_paths >/dev/null
+cmake --build "$dir" -j"$(nproc)" --target bench_paths >"$dir/build.log" 2>&1 ||
+  { cat "$dir/build.log" >&2; exit 1; }
 echo "# $(date -u +%FT%TZ), load: $(cut -d' ' -f1-3 /proc/loadavg)"
 exec "$dir/tests/bench/bench_paths" "$@"
