@@ -83,6 +83,9 @@ void scenario(const Off& local_off, const Off& remote_off) {
   CHECK(L.find("Archive", "r2"));
   CHECK(R.find("INBOX", "l3"));
   bool lu = has_uidplus(local_off), ru = has_uidplus(remote_off);
+  // A move is recognised only when both sides report COPYUID (UIDPLUS); without MOVE it is
+  // UID COPY + STORE \Deleted + UID EXPUNGE. Otherwise it is a copy plus an expunge.
+  CHECK(total_moved(r) == (lu && ru ? 1u : 0u));
   if (lu) {
     CHECK(!L.find("INBOX", "x2"));
   } else {

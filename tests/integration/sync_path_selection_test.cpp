@@ -125,3 +125,40 @@ TEST_CASE("a mailbox with UIDNOTSTICKY is refused with a clear error; the others
   CHECK(L.ids("INBOX") == std::vector<std::string>{"i1", "i2"});
   CHECK(R.ids("INBOX") == std::vector<std::string>{"i1", "i2"});
 }
+
+TEST_CASE("plain path: a FETCH line missing from the full flag read is no proof of an expunge") {
+  // PROTOCOL.md §4.4: only the count check or a UID SEARCH proves an expunge. The proxy drops
+  // the flag line of one message; a second message is really expunged, so the count check
+  // fails and the candidates are confirmed by SEARCH: only the real one goes.
+  auto local = TestServer::embedded();
+  server::Options ro;
+  ro.disabled = {"QRESYNC", "CONDSTORE"};
+  auto remote = TestServer::embedded(ro);
+  FaultProxy proxy(remote->endpoint().port);
+  TempDir dir;
+  auto o = engine_options(*local, *remote, dir.file("state.db"));
+  o.endpoints[Side::Remote].port = proxy.port();
+  DirectMail L(*local), R(*remote);
+  for (const char* id : {"m1", "m2", "m3", "m4"}) L.add("INBOX", id);
+  run_ok(o);
+  auto hidden = R.find("INBOX", "m2");
+  REQUIRE(hidden);
+  Faults f;
+  std::string prefix = "FETCH (UID " + std::to_string(hidden->value) + " FLAGS (";
+  f.rewrite_down = [prefix](std::string_view line) -> std::optional<std::string> {
+    if (line.find(prefix) != std::string_view::npos && line.find("INTERNALDATE") == std::string_view::npos) {
+      return std::nullopt;
+    }
+    return std::string(line);
+  };
+  proxy.set_faults(f);
+  auto r = run_ok(o);  // nothing changed: the count check says nothing vanished
+  CHECK(total_expunged(r) == 0);
+  CHECK(L.ids("INBOX") == std::vector<std::string>{"m1", "m2", "m3", "m4"});
+  R.expunge("INBOX", "m3");
+  r = run_ok(o);
+  INFO(describe(r));
+  CHECK(total_expunged(r) == 1);
+  CHECK(L.ids("INBOX") == std::vector<std::string>{"m1", "m2", "m4"});
+  CHECK(R.ids("INBOX") == std::vector<std::string>{"m1", "m2", "m4"});
+}
