@@ -1,6 +1,7 @@
 // Command dispatch by state (RFC 3501 §6) and the commands valid in any state or before
 // authentication: CAPABILITY, NOOP, LOGOUT, LOGIN, AUTHENTICATE, ID, ENABLE, NAMESPACE.
 
+#include <algorithm>
 #include <array>
 
 #include <twinbox/net/deflate.hpp>
@@ -9,6 +10,45 @@
 
 namespace twinbox::server {
 namespace {
+
+/// A transport whose first reads return bytes that were already received: what a client
+/// pipelined after COMPRESS DEFLATE is compressed data and must reach the inflater.
+class PrefixStream final : public net::Stream {
+ public:
+  PrefixStream(std::string prefix, net::StreamPtr inner)
+      : prefix_(std::move(prefix)), inner_(std::move(inner)) {}
+  Result<std::size_t> read_some(char* buf, std::size_t len) override {
+    if (pos_ < prefix_.size()) {
+      std::size_t n = std::min(len, prefix_.size() - pos_);
+      prefix_.copy(buf, n, pos_);
+      pos_ += n;
+      if (pos_ == prefix_.size()) {
+        std::string().swap(prefix_);
+        pos_ = 0;
+      }
+      return n;
+    }
+    return inner_->read_some(buf, len);
+  }
+  Result<std::size_t> write_some(const char* buf, std::size_t len) override {
+    return inner_->write_some(buf, len);
+  }
+  Result<bool> flush() override { return inner_->flush(); }
+  [[nodiscard]] bool buffered_input() const override {
+    return pos_ < prefix_.size() || inner_->buffered_input();
+  }
+  [[nodiscard]] int fd() const override { return inner_->fd(); }
+  [[nodiscard]] short poll_events() const override { return inner_->poll_events(); }
+  void close() override { inner_->close(); }
+  [[nodiscard]] std::string describe() const override { return inner_->describe(); }
+  [[nodiscard]] std::size_t bytes_in() const override { return inner_->bytes_in(); }
+  [[nodiscard]] std::size_t bytes_out() const override { return inner_->bytes_out(); }
+
+ private:
+  std::string prefix_;
+  std::size_t pos_ = 0;
+  net::StreamPtr inner_;
+};
 
 std::string base64_decode(std::string_view in, bool& ok) {
   static constexpr std::string_view kAlphabet =
@@ -303,18 +343,21 @@ void Session::cmd_compress(std::string_view tag, Cursor& c) {
   if (!iequals(*mech, "DEFLATE")) return tagged(tag, "NO", "Unknown compression mechanism " + std::string(*mech));
   if (compressed_) return tagged(tag, "NO", "[COMPRESSIONACTIVE] DEFLATE is already active");
   tagged(tag, "OK", "DEFLATE active");
-  // RFC 4978 §3: compression starts with the octet after the tagged OK (both ways).
+  // RFC 4978 §3: our compression starts with the octet after the tagged OK, the client's
+  // with the first octet after its COMPRESS command. A client should wait for the OK, but
+  // what it pipelined anyway is already compressed: those bytes (read into in_ with the
+  // command) go through the inflater first, then the command loop resumes.
   after_flush_ = [this] {
-    std::string pending = std::move(in_);
+    net::StreamPtr transport = std::move(stream_);
+    if (!in_.empty()) transport = std::make_unique<PrefixStream>(std::move(in_), std::move(transport));
     in_.clear();
-    auto z = net::wrap_deflate(std::move(stream_));
+    auto z = net::wrap_deflate(std::move(transport));
     if (!z) {
       closed_ = true;
       return;
     }
     stream_ = std::move(*z);
     compressed_ = true;
-    (void)pending;  // a client must not send anything before our OK (RFC 4978 §3)
   };
 }
 

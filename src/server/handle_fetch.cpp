@@ -27,9 +27,16 @@ struct FetchItem {
   bool peek = false;
 };
 
+/// BODY[] / BODY.PEEK[] (with or without <partial>): the stored octets as they are.
+bool whole_message(const FetchItem& i) {
+  return i.kind == Item::Section && i.spec.part.empty() && i.spec.text == SectionText::None;
+}
+
 bool needs_parse(const FetchItem& i) {
   switch (i.kind) {
-    case Item::Envelope: case Item::Body: case Item::BodyStructure: case Item::Section:
+    case Item::Section:
+      return !whole_message(i);
+    case Item::Envelope: case Item::Body: case Item::BodyStructure:
     case Item::Binary: case Item::BinarySize: case Item::Rfc822Header: case Item::Rfc822Text:
       return true;
     default:
@@ -37,7 +44,9 @@ bool needs_parse(const FetchItem& i) {
   }
 }
 
-bool needs_body(const FetchItem& i) { return needs_parse(i) || i.kind == Item::Rfc822; }
+bool needs_body(const FetchItem& i) {
+  return needs_parse(i) || i.kind == Item::Rfc822 || whole_message(i);
+}
 
 bool sets_seen(const FetchItem& i) {
   return !i.peek && (i.kind == Item::Section || i.kind == Item::Binary || i.kind == Item::Rfc822 ||
@@ -166,10 +175,19 @@ class FetchJob : public Job {
 
   bool step() override {
     Snapshot* sel = s_.selected();
-    for (int n = 0; n < 64 && next_ < positions_.size() && !s_.output_full(); ++n) {
-      std::uint32_t pos = positions_[next_++];
-      if (!sel || pos >= sel->uids.size()) continue;
-      if (auto st = one(*sel, pos); !st) {
+    {
+      // One transaction per step: SQLite locks once per batch, not per statement, and the
+      // \Seen changes of the batch are committed (and durable) before any tagged OK.
+      Storage::Batch batch(s_.store());
+      for (int n = 0; n < 256 && next_ < positions_.size() && !s_.output_full(); ++n) {
+        std::uint32_t pos = positions_[next_++];
+        if (!sel || pos >= sel->uids.size()) continue;
+        if (auto st = one(*sel, pos); !st) {
+          s_.storage_failure(tag_, st.error());
+          return true;
+        }
+      }
+      if (auto st = batch.end(); !st) {
         s_.storage_failure(tag_, st.error());
         return true;
       }
@@ -216,14 +234,19 @@ class FetchJob : public Job {
       flags_changed = true;
     }
     std::optional<Message> msg;
-    std::string raw;
+    std::string& raw = raw_;  // reused: no allocation per message
     if (body_) {
-      auto b = s_.store().body(m.body_id);
-      if (!b) return b.error();
-      raw = std::move(*b);
+      if (auto st = s_.store().body_into(m.body_id, raw); !st) return st;
       if (parse_) msg.emplace(Message::parse_view(raw));
     }
-    std::string out = "* " + std::to_string(pos + 1) + " FETCH (";
+    bool recent = sel.recent.count(uid) > 0;
+    // Keywords first (untagged FLAGS), then the FETCH, written straight into the output.
+    if (flags_changed || has_flags_) s_.announce_keywords(m.flags);
+    std::string& out = s_.out_;
+    const std::size_t mark = out.size();  // an error below takes the partial line back
+    out += "* ";
+    out += std::to_string(pos + 1);
+    out += " FETCH (";
     bool first = true;
     auto sep = [&] {
       if (!first) out += ' ';
@@ -235,7 +258,6 @@ class FetchJob : public Job {
       out += "UID " + std::to_string(uid);
       uid_done = true;
     }
-    bool recent = sel.recent.count(uid) > 0;
     for (const auto& it : items_) {
       switch (it.kind) {
         case Item::Uid:
@@ -296,6 +318,12 @@ class FetchJob : public Job {
         case Item::Section: {
           sep();
           out += "BODY[" + format_section(it.spec) + "]" + format_partial(it.spec) + " ";
+          if (whole_message(it)) {
+            auto data = SectionData::view(raw);
+            data.apply_partial(it.spec.partial);
+            write_literal(out, data.data());
+            break;
+          }
           auto data = extract_section(*msg, it.spec);
           if (data) {
             write_literal(out, data->data());
@@ -306,7 +334,10 @@ class FetchJob : public Job {
         }
         case Item::Binary: {
           auto data = extract_binary(*msg, it.spec);
-          if (!data) return fail(Errc::Protocol, Scope::Message, data.error().message);
+          if (!data) {
+            out.resize(mark);
+            return fail(Errc::Protocol, Scope::Message, data.error().message);
+          }
           sep();
           out += "BINARY[" + format_section(it.spec) + "]" + format_partial(it.spec) + " ";
           if (*data) {
@@ -320,7 +351,10 @@ class FetchJob : public Job {
         }
         case Item::BinarySize: {
           auto size = binary_size(*msg, it.spec);
-          if (!size) return fail(Errc::Protocol, Scope::Message, size.error().message);
+          if (!size) {
+            out.resize(mark);
+            return fail(Errc::Protocol, Scope::Message, size.error().message);
+          }
           sep();
           out += "BINARY.SIZE[" + format_section(it.spec) + "] " +
                  (*size ? std::to_string(**size) : std::string("NIL"));
@@ -337,8 +371,6 @@ class FetchJob : public Job {
       out += "MODSEQ (" + std::to_string(m.modseq.value) + ")";
     }
     out += ")\r\n";
-    if (flags_changed || has_flags_) s_.announce_keywords(m.flags);
-    s_.send(out);
     return {};
   }
 
@@ -352,6 +384,7 @@ class FetchJob : public Job {
   bool body_ = false, parse_ = false, seen_ = false, has_flags_ = false, has_modseq_ = false;
   bool missing_ = false;
   ModSeq seen_modseq_;
+  std::string raw_;
 };
 
 void Session::cmd_fetch(std::string_view tag, Cursor& c, bool uid) {

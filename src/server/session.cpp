@@ -21,7 +21,8 @@ Session::Session(ServerCore& core, net::StreamPtr stream, std::uint64_t id)
     : core_(core),
       stream_(std::move(stream)),
       id_(id),
-      framer_(FrameLimits{core.options().limits.max_line, core.options().limits.max_literal}),
+      framer_(FrameLimits{core.options().limits.max_line, core.options().limits.max_literal,
+                          core.has("LITERAL+")}),
       last_activity_(Clock::now()) {}
 
 Session::~Session() = default;
@@ -261,9 +262,19 @@ void Session::process() {
       }
       case CommandFramer::State::Complete: {
         std::size_t n = framer_.consumed();
+        bool refused = framer_.nonsync_refused();
         std::string cmd = in_.substr(0, n);
         in_.erase(0, n);
         framer_.reset();
+        if (refused) {
+          // The literal was read (and dropped) so that its bytes are not taken for commands.
+          Cursor c(cmd);
+          auto tag = c.tag();
+          tagged(tag ? std::string(*tag) : "*", "BAD",
+                 "Non-synchronizing literal {n+} used, but LITERAL+ is not offered: send {n} "
+                 "and wait for the + continuation");
+          continue;
+        }
         // Strip exactly one line ending: a literal's data may itself end with CRLF.
         if (!cmd.empty() && cmd.back() == '\n') cmd.pop_back();
         if (!cmd.empty() && cmd.back() == '\r') cmd.pop_back();
@@ -452,7 +463,7 @@ Status Session::absorb() {
   return {};
 }
 
-Status Session::deliver(bool allow_expunge) {
+Status Session::deliver(bool allow_expunge, bool allow_flags) {
   if (!selected_) return {};
   auto& s = *selected_;
   if (allow_expunge && !s.ghosts.empty()) {
@@ -491,7 +502,7 @@ Status Session::deliver(bool allow_expunge) {
     untagged(std::to_string(s.recent.size()) + " RECENT");
     s.exists_reported = static_cast<std::uint32_t>(s.uids.size());
   }
-  if (!s.pending_flags.empty()) {
+  if (allow_flags && !s.pending_flags.empty()) {
     std::vector<std::string> all_flags;
     std::vector<std::string> lines;
     for (auto uid : s.pending_flags) {
@@ -552,7 +563,11 @@ void Session::on_store_changed() {
   if (seen_generation_ == store().generation()) return;
   seen_generation_ = store().generation();
   if (line_mode_ == LineMode::Idle) {
-    if (absorb() && deliver(true)) write_out();
+    // IDLE reports the selected mailbox at once; NOTIFY events for other mailboxes go out
+    // too (a NOTIFY client waiting in IDLE would otherwise see them only after DONE).
+    if (selected_) (void)(absorb() && deliver(true));
+    if (notify_) (void)notify_poll();
+    write_out();
     return;
   }
   if (notify_ && line_mode_ == LineMode::None && !job_ && in_.empty()) {

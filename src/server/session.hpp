@@ -103,8 +103,9 @@ class Session {
 
   /// Reads changes from the store into the snapshot (no output).
   Status absorb();
-  /// Announces absorbed changes; expunges only when allowed.
-  Status deliver(bool allow_expunge);
+  /// Announces absorbed changes; expunges only when allowed, flag changes unless held back
+  /// (NOTIFY without FlagChange: they go out with the next command instead).
+  Status deliver(bool allow_expunge, bool allow_flags = true);
   /// The session itself changed the selected mailbox with modseq `m` (absorbed first).
   void own_change(ModSeq m);
   /// Marks CONDSTORE as enabled by a CONDSTORE-enabling command (RFC 7162 §3.1).
@@ -129,6 +130,9 @@ class Session {
   void finish_idle(std::string_view line);
   void continue_authenticate(std::string_view line);
   Status notify_poll();
+  Status notify_selected();
+  Status notify_subscriptions();
+  void notify_mailbox_names(const std::vector<MailboxInfo>& boxes);
 
   // handlers (handle_*.cpp)
   void cmd_capability(std::string_view tag, Cursor& c);

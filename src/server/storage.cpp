@@ -233,6 +233,33 @@ Status Storage::Txn::commit() {
   return s_.end_nested(owner_, true);
 }
 
+Storage::Batch::Batch(Storage& s) : s_(s) {
+  if (s_.txn_depth_ != 0 || !s_.exec("BEGIN")) return;
+  active_ = true;
+  changes_ = sqlite3_total_changes64(s_.db_);
+  ++s_.txn_depth_;
+  s_.txn_failed_ = false;
+}
+
+Storage::Batch::~Batch() { (void)end(); }
+
+Status Storage::Batch::end() {
+  if (!active_) return {};
+  active_ = false;
+  --s_.txn_depth_;
+  bool changed = sqlite3_total_changes64(s_.db_) != changes_;
+  if (s_.txn_failed_) {
+    (void)s_.exec("ROLLBACK");
+    return fail(Errc::Storage, Scope::Fatal, "mail store: a change inside a read batch failed");
+  }
+  if (auto st = s_.exec("COMMIT"); !st) {
+    (void)s_.exec("ROLLBACK");
+    return st;
+  }
+  if (changed) ++s_.generation_;
+  return {};
+}
+
 Result<std::string> Storage::new_object_id(char prefix) {
   auto st = prepare("UPDATE meta SET value = value + 1 WHERE key = 'next_object' RETURNING value");
   if (!st) return st.error();
@@ -459,6 +486,18 @@ Result<std::string> Storage::body(std::int64_t body_id) {
   if (!st) return st.error();
   st->bind(1, body_id);
   if (st->step()) return std::string(st->blob(0));
+  if (!st->ok()) return st->error();
+  return fail(Errc::NotFound, Scope::Message, "message body no longer exists");
+}
+
+Status Storage::body_into(std::int64_t body_id, std::string& out) {
+  auto st = prepare("SELECT data FROM bodies WHERE id=?");
+  if (!st) return st.error();
+  st->bind(1, body_id);
+  if (st->step()) {
+    out.assign(st->blob(0));
+    return {};
+  }
   if (!st->ok()) return st->error();
   return fail(Errc::NotFound, Scope::Message, "message body no longer exists");
 }

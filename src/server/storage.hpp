@@ -64,6 +64,24 @@ class Storage {
     bool owner_ = false;
   };
 
+  /// One transaction around a batch of reads (a FETCH step): SQLite then takes its locks
+  /// once instead of around every statement. Writes made inside are committed by end(),
+  /// which also moves generation() when they changed anything; inside a Txn it does nothing.
+  class Batch {
+   public:
+    explicit Batch(Storage& s);
+    ~Batch();
+    Batch(const Batch&) = delete;
+    Batch& operator=(const Batch&) = delete;
+    /// Commits; the caller answers OK only after this succeeded.
+    Status end();
+
+   private:
+    Storage& s_;
+    bool active_ = false;
+    std::int64_t changes_ = 0;
+  };
+
   // --- mailboxes -------------------------------------------------------------------------
   Result<std::optional<MailboxInfo>> find_mailbox(std::string_view user, std::string_view name);
   Result<std::optional<MailboxInfo>> mailbox_by_id(std::int64_t id);
@@ -95,6 +113,8 @@ class Storage {
   Result<std::vector<Uid>> uids(std::int64_t mailbox);
   Result<std::optional<MessageInfo>> message(std::int64_t mailbox, Uid uid);
   Result<std::string> body(std::int64_t body_id);
+  /// Copies a body into `out` (replacing its content; its capacity is reused).
+  Status body_into(std::int64_t body_id, std::string& out);
   /// Appends a message; `flags` must be canonical (see canonical_flags). Returns its UID.
   /// Uses the modseq `modseq` when valid (several appends of one command), else bumps.
   Result<Uid> append(std::int64_t mailbox, std::string_view body,

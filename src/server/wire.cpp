@@ -71,6 +71,7 @@ void CommandFramer::reset() {
   consumed_ = 0;
   literal_size_ = 0;
   literal_plus_ = false;
+  nonsync_refused_ = false;
 }
 
 CommandFramer::State CommandFramer::scan(std::string_view buf) {
@@ -100,6 +101,7 @@ CommandFramer::State CommandFramer::scan(std::string_view buf) {
       consumed_ = nl + 1;
       return State::LiteralTooBig;
     }
+    if (lit->plus && !limits_.non_sync_literals) nonsync_refused_ = true;
     literal_end_ = nl + 1 + static_cast<std::size_t>(lit->size);
     if (!lit->plus && !continuation_sent_ && buf.size() < literal_end_) {
       continuation_sent_ = true;

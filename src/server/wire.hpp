@@ -22,6 +22,10 @@ namespace twinbox::server {
 struct FrameLimits {
   std::size_t max_line = 64 * 1024;            ///< octets of one line without literals
   std::uint64_t max_literal = 64 * 1024 * 1024;  ///< octets of one literal
+  /// `{n+}` allowed (LITERAL+ advertised, RFC 7888). When false such a literal is still read
+  /// (the client sends it without waiting, so it must not be taken for commands) and the
+  /// command is refused: nonsync_refused().
+  bool non_sync_literals = true;
 };
 
 class CommandFramer {
@@ -43,6 +47,8 @@ class CommandFramer {
   /// Size of the literal that was refused (LiteralTooBig) and whether it was non-synchronizing.
   [[nodiscard]] std::uint64_t literal_size() const { return literal_size_; }
   [[nodiscard]] bool literal_plus() const { return literal_plus_; }
+  /// The complete command used `{n+}` although FrameLimits::non_sync_literals is false.
+  [[nodiscard]] bool nonsync_refused() const { return nonsync_refused_; }
   /// Octets of the current line that were scanned so far (to recover the tag of a bad line).
   /// Resets for the next command.
   void reset();
@@ -55,6 +61,7 @@ class CommandFramer {
   std::size_t consumed_ = 0;
   std::uint64_t literal_size_ = 0;
   bool literal_plus_ = false;
+  bool nonsync_refused_ = false;
 };
 
 /// Where a line ending in a literal marker announces one: the literal size and whether it

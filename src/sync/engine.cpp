@@ -26,6 +26,7 @@ Counts& Counts::operator+=(const Counts& o) {
   expunged += o.expunged;
   moved += o.moved;
   bytes += o.bytes;
+  marked += o.marked;
   return *this;
 }
 
@@ -503,6 +504,14 @@ Result<SyncReport> Engine::run() {
     }
     if (opt_.observer) opt_.observer->mailbox_finished(w.report);
     for (Side s : kBothSides) {
+      if (std::uint64_t n = w.report.to[s].marked; n > 0) {
+        report_.problems.push_back(
+            {w.report.name, std::to_string(n) + " message(s) expunged on the " +
+                                std::string(to_string(other(s))) + " side are only marked \\Deleted on the " +
+                                std::string(to_string(s)) + " side: that server has no UIDPLUS, so twinbox "
+                                "never expunges there (a plain EXPUNGE would also remove other messages "
+                                "marked \\Deleted); expunge them with your mail client"});
+      }
       Counts c = w.report.to[s];
       c.moved = 0;  // moves were counted into the total when executed
       report_.total[s] += c;

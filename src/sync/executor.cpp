@@ -416,9 +416,10 @@ Status Executor::run_expunges(const MailboxWork& work, const std::vector<Expunge
       auto e = wait(exp);
       if (!e) return e.error().with_context("UID EXPUNGE in " + work.name[side]);
     }
-    counts[side].expunged += all.size();
-    for (Uid u : all) {
-      if (options_.observer) options_.observer->message_expunged(work.display, side, u);
+    counts[side].expunged += real.size();
+    counts[side].marked += all.size() - real.size();
+    if (options_.observer) {
+      for (Uid u : real) options_.observer->message_expunged(work.display, side, u);
     }
   }
   return {};

@@ -16,7 +16,8 @@ std::string_view to_string(ReadPath p) {
 
 ReadPath best_path(const client::Session& session) {
   if (session.qresync()) return ReadPath::Qresync;
-  if (session.has("CONDSTORE")) return ReadPath::Condstore;
+  // QRESYNC implies CONDSTORE (RFC 7162 §3.2.3) even when ENABLE did not confirm QRESYNC.
+  if (session.has("CONDSTORE") || session.has("QRESYNC")) return ReadPath::Condstore;
   return ReadPath::Plain;
 }
 
@@ -71,12 +72,12 @@ NewMessage new_message_from_fetch(const imap::FetchData& f) {
   return m;
 }
 
-client::FetchItems identity_items(const client::Session& session) {
+client::FetchItems identity_items(bool with_modseq) {
   client::FetchItems items;
   items.flags = true;
   items.internal_date = true;
   items.size = true;
-  items.modseq = session.has("CONDSTORE") || session.qresync();
+  items.modseq = with_modseq;
   items.extra.emplace_back("BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]");
   return items;
 }
@@ -126,8 +127,36 @@ Status DeltaReader::fetch_new(Uid from, Uid to_exclusive) {
   if (to_exclusive.value <= from.value) return {};
   imap::SeqSet set;
   set.add(from.value, to_exclusive.value - 1);
-  fetches_.push_back(session_.uid_fetch(set, identity_items(session_)));
+  fetches_.push_back(session_.uid_fetch(set, identity_items(path_ != ReadPath::Plain)));
   return {};
+}
+
+std::size_t DeltaReader::stored_below(Uid base) const {
+  return static_cast<std::size_t>(
+      std::lower_bound(stored_uids_.begin(), stored_uids_.end(), base) - stored_uids_.begin());
+}
+
+void DeltaReader::queue_flag_read(const imap::SeqSet& known) {
+  client::FetchItems items;
+  items.flags = true;
+  if (path_ == ReadPath::Plain) {
+    flags_ = session_.uid_fetch(known, items);
+    return;
+  }
+  items.modseq = true;
+  if (stored_.highestmodseq.value == 0 || modseq_backwards_) {
+    flags_ = session_.uid_fetch(known, items);  // no usable modseq: read every flag
+  } else {
+    client::FetchModifiers mods;
+    mods.changed_since = stored_.highestmodseq;
+    flags_ = session_.uid_fetch(known, items, mods);
+  }
+  // EXISTS below the number of stored UIDs proves an expunge already: scan in the same
+  // round trip. Otherwise the count check in finish() decides (usually: no scan at all).
+  if (info_.exists < stored_below(stored_.uidnext)) {
+    search_ = session_.uid_search("UID " + known.to_string());
+    scan_sent_ = true;
+  }
 }
 
 Status DeltaReader::next() {
@@ -166,38 +195,60 @@ Status DeltaReader::next() {
                                     info_.uidnext.value < stored_.uidnext.value);
   full_scan_ = fresh || uidvalidity_changed_;
   if (full_scan_) return fetch_new(Uid(1), info_.uidnext);
+  if (path_ != ReadPath::Plain && info_.highestmodseq < stored_.highestmodseq) {
+    // RFC 7162 §3.1.2.1: HIGHESTMODSEQ never goes down for one UIDVALIDITY. It did: nothing
+    // read by modseq can be trusted, so read every flag.
+    modseq_backwards_ = true;
+    path_ = ReadPath::Condstore;
+  }
 
   Uid base = stored_.uidnext.valid() ? stored_.uidnext : Uid(1);
   if (auto s = fetch_new(base, info_.uidnext); !s) return s;
-  if (base.value <= 1) return {};
+  if (base.value <= 1 || path_ == ReadPath::Qresync) return {};  // QRESYNC: SELECT answered
   imap::SeqSet known;
   known.add(1, base.value - 1);
-  switch (path_) {
-    case ReadPath::Qresync:
-      break;  // SELECT itself answered
-    case ReadPath::Condstore: {
-      client::FetchModifiers mods;
-      mods.changed_since = stored_.highestmodseq;
-      client::FetchItems items;
-      items.flags = true;
-      items.modseq = true;
-      if (stored_.highestmodseq.value == 0) {
-        flags_ = session_.uid_fetch(known, items);  // no modseq stored: read all flags
-      } else {
-        flags_ = session_.uid_fetch(known, items, mods);
-      }
-      // Expunges: cheapest sound method. If every stored UID is still there, EXISTS equals
-      // stored + new; checked in finish(). Ask SEARCH only when the count disagrees, which
-      // is known only after the new-message fetch; ask it now (one pipelined command).
-      search_ = session_.uid_search("UID " + known.to_string());
-      break;
+  queue_flag_read(known);
+  return {};
+}
+
+Status DeltaReader::find_vanished(Delta& d, Uid base, const std::vector<Uid>& present_old) {
+  // Stored UIDs at or above base (our own copies recorded after the snapshot) are present when
+  // the new-message fetch returned them; the others need the confirming SEARCH.
+  imap::SeqSet ask;
+  for (auto it = stored_uids_.begin() + static_cast<std::ptrdiff_t>(stored_below(base));
+       it != stored_uids_.end(); ++it) {
+    auto at = std::lower_bound(d.added.begin(), d.added.end(), *it,
+                               [](const NewMessage& m, Uid u) { return m.uid < u; });
+    bool fetched = at != d.added.end() && at->uid == *it;
+    if (!fetched) ask.add(it->value);
+  }
+  std::size_t old_stored = stored_below(base);
+  std::size_t old_present = info_.exists >= d.added.size() ? info_.exists - d.added.size() : 0;
+  bool count_ok = old_present == old_stored;
+  std::vector<Uid> vanished_old;
+  if (path_ == ReadPath::Qresync) {
+    // VANISHED (EARLIER) of the SELECT answered for the known range.
+  } else if (path_ == ReadPath::Plain && !count_ok) {
+    // Candidates: stored UIDs without a FETCH line in the full flag read.
+    for (auto it = stored_uids_.begin(); it != stored_uids_.begin() + static_cast<std::ptrdiff_t>(old_stored); ++it) {
+      if (!std::binary_search(present_old.begin(), present_old.end(), *it)) ask.add(it->value);
     }
-    case ReadPath::Plain: {
-      client::FetchItems items;
-      items.flags = true;
-      flags_ = session_.uid_fetch(known, items);
-      break;
+  } else if (path_ == ReadPath::Condstore && scan_sent_) {
+    auto s = std::move(search_.result());
+    if (!s) return s.error().with_context("UID SEARCH in " + mailbox_);
+    for (auto it = stored_uids_.begin(); it != stored_uids_.begin() + static_cast<std::ptrdiff_t>(old_stored); ++it) {
+      if (!s->uids.contains(it->value)) vanished_old.push_back(*it);
     }
+  } else if (path_ == ReadPath::Condstore && !count_ok && base.value > 1) {
+    ask.add(1, base.value - 1);
+  }
+  d.vanished.insert(d.vanished.end(), vanished_old.begin(), vanished_old.end());
+  if (ask.empty()) return {};
+  auto found = session_.wait(session_.uid_search("UID " + ask.to_string()),
+                             net::deadline_in(std::chrono::seconds(120)));
+  if (!found) return found.error().with_context("UID SEARCH in " + mailbox_);
+  for (Uid u : stored_uids_) {
+    if (ask.contains(u.value) && !found->uids.contains(u.value)) d.vanished.push_back(u);
   }
   return {};
 }
@@ -223,9 +274,7 @@ Result<Delta> DeltaReader::finish() {
   if (full_scan_) return d;
 
   Uid base = stored_.uidnext.valid() ? stored_.uidnext : Uid(1);
-  auto is_stored = [&](Uid u) {
-    return std::binary_search(stored_uids_.begin(), stored_uids_.end(), u);
-  };
+  std::vector<Uid> present_old;
   if (path_ == ReadPath::Qresync) {
     for (const auto& r : info_.vanished_earlier.ranges()) {
       // Bounded by the stored UIDs, not by the (possibly huge) range.
@@ -241,32 +290,24 @@ Result<Delta> DeltaReader::finish() {
   } else if (flags_.valid()) {
     auto r = std::move(flags_.result());
     if (!r) return r.error().with_context("UID FETCH (FLAGS) in " + mailbox_);
-    std::vector<Uid> present;
     for (const auto& f : r->messages) {
       if (!f.uid || f.uid->value >= base.value || !f.has_flags) continue;
       d.changed.push_back({*f.uid, normalize_flags(f.flags.items()), f.modseq.value_or(ModSeq())});
       if (f.modseq && *f.modseq > max_seen) max_seen = *f.modseq;
-      present.push_back(*f.uid);
+      present_old.push_back(*f.uid);
     }
-    if (path_ == ReadPath::Plain) {
-      // A UID FETCH of the whole known range answers for every message still there.
-      std::sort(present.begin(), present.end());
-      for (Uid u : stored_uids_) {
-        if (!std::binary_search(present.begin(), present.end(), u)) d.vanished.push_back(u);
-      }
-    } else if (search_.valid()) {
-      auto s = std::move(search_.result());
-      if (!s) return s.error().with_context("UID SEARCH in " + mailbox_);
-      for (Uid u : stored_uids_) {
-        if (!s->uids.contains(u.value)) d.vanished.push_back(u);
-      }
-    }
-    if (path_ == ReadPath::Condstore && max_seen.value > 0) {
-      // Gmail: HIGHESTMODSEQ may announce changes not yet fetchable (PROTOCOL.md §2).
-      d.snapshot.highestmodseq = std::min(d.snapshot.highestmodseq, max_seen);
-      if (d.snapshot.highestmodseq < stored_.highestmodseq) d.snapshot.highestmodseq = stored_.highestmodseq;
-    }
+    std::sort(present_old.begin(), present_old.end());
   }
+  if (auto st = find_vanished(d, base, present_old); !st) return st.error();
+  if (path_ == ReadPath::Condstore && max_seen.value > 0) {
+    // Gmail: HIGHESTMODSEQ may announce changes not yet fetchable (PROTOCOL.md §2).
+    d.snapshot.highestmodseq = std::min(d.snapshot.highestmodseq, max_seen);
+    if (d.snapshot.highestmodseq < stored_.highestmodseq) d.snapshot.highestmodseq = stored_.highestmodseq;
+  }
+  if (modseq_backwards_) d.snapshot.highestmodseq = ModSeq();
+  auto is_stored = [&](Uid u) {
+    return std::binary_search(stored_uids_.begin(), stored_uids_.end(), u);
+  };
   std::erase_if(d.vanished, [&](Uid u) { return !is_stored(u); });
   std::sort(d.vanished.begin(), d.vanished.end());
   d.vanished.erase(std::unique(d.vanished.begin(), d.vanished.end()), d.vanished.end());

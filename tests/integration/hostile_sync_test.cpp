@@ -159,12 +159,11 @@ TEST_CASE("an APPENDUID with the wrong UIDVALIDITY is not recorded as a pair") {
   for (int i = 0; i < 3; ++i) CHECK(p.R.find("INBOX", "n" + std::to_string(i)).has_value());
 }
 
-// BUG (sync engine, reported by `hardening`): when the remote's HIGHESTMODSEQ (SELECT, STATUS,
-// LIST-STATUS) goes backwards for one run, a flag change made on the local side in that run is
-// lost for good: afterwards local has m2 \Seen, remote has m2 without it, and every later run
-// reports nothing to do. A HIGHESTMODSEQ below the stored one must void the stored modseqs of
-// that side (full flag read) instead of being trusted. Enable when fixed.
-TEST_CASE("HIGHESTMODSEQ going backwards loses no flag change" * doctest::skip()) {
+// Was a bug (found by `hardening`): when the remote's HIGHESTMODSEQ (SELECT, STATUS,
+// LIST-STATUS) went backwards for one run, a flag change made on the local side in that run was
+// lost for good. Now a HIGHESTMODSEQ below the stored one voids the stored modseq of that side
+// (full flag read, no compare-and-set with the bad value; src/sync/reader.cpp).
+TEST_CASE("HIGHESTMODSEQ going backwards loses no flag change") {
   Pair p;
   p.seed(p.L, "INBOX", "m", 4);
   run_ok(p.options);

@@ -343,6 +343,119 @@ std::string Account::body(const std::string& mailbox, Uid uid) {
 
 // ---- engine helpers -------------------------------------------------------------------------
 
+// ---- DirectMail -----------------------------------------------------------------------------
+
+namespace {
+/// The make_message() id in a body ("" when none).
+std::string id_of(std::string_view body) {
+  constexpr std::string_view kKey = "Message-ID: <";
+  auto p = body.find(kKey);
+  if (p == std::string_view::npos) return {};
+  p += kKey.size();
+  auto e = body.find("@twinbox.test>", p);
+  return e == std::string_view::npos ? std::string() : std::string(body.substr(p, e - p));
+}
+}  // namespace
+
+DirectMail::DirectMail(const TestServer& server) : srv_(server.embedded_server()), user_(server.user()) {
+  REQUIRE_MESSAGE(srv_ != nullptr, "DirectMail needs an embedded server");
+}
+
+Uid DirectMail::add(const std::string& mailbox, const std::string& id,
+                    const std::vector<std::string>& flags, std::int64_t date, std::size_t size) {
+  auto u = srv_->append_message(user_, mailbox, make_message(id, size), flags, date);
+  REQUIRE_MESSAGE(u.has_value(), "append " << id << ": " << (u ? std::string() : u.error().message));
+  return *u;
+}
+
+void DirectMail::create(const std::string& mailbox) {
+  auto r = srv_->create_mailbox(user_, mailbox);
+  REQUIRE_MESSAGE(r.has_value(), "create " << mailbox << ": " << (r ? std::string() : r.error().message));
+}
+
+std::optional<Uid> DirectMail::find(const std::string& mailbox, const std::string& id) {
+  auto msgs = srv_->messages(user_, mailbox);
+  REQUIRE_MESSAGE(msgs.has_value(), "messages of " << mailbox);
+  std::optional<Uid> found;
+  for (const auto& m : *msgs) {
+    auto b = srv_->message_body(user_, mailbox, m.uid);
+    REQUIRE(b.has_value());
+    if (id_of(*b) != id) continue;
+    REQUIRE_MESSAGE(!found, id << " is in " << mailbox << " twice");
+    found = m.uid;
+  }
+  return found;
+}
+
+std::vector<std::string> DirectMail::current(const std::string& mailbox, Uid uid) {
+  auto msgs = srv_->messages(user_, mailbox);
+  REQUIRE(msgs.has_value());
+  for (const auto& m : *msgs) {
+    if (m.uid == uid) return m.flags;
+  }
+  FAIL("uid " << uid.value << " not in " << mailbox);
+  return {};
+}
+
+std::string DirectMail::flags(const std::string& mailbox, const std::string& id) {
+  auto u = find(mailbox, id);
+  if (!u) return "?";
+  auto f = current(mailbox, *u);
+  std::sort(f.begin(), f.end());
+  std::string out;
+  for (const auto& x : f) out += (out.empty() ? "" : " ") + x;
+  return out;
+}
+
+void DirectMail::add_flag(const std::string& mailbox, const std::string& id, const std::string& flag) {
+  auto u = find(mailbox, id);
+  REQUIRE_MESSAGE(u, id << " not in " << mailbox);
+  auto f = current(mailbox, *u);
+  if (std::find(f.begin(), f.end(), flag) == f.end()) f.push_back(flag);
+  REQUIRE(srv_->set_flags(user_, mailbox, *u, f).has_value());
+}
+
+void DirectMail::remove_flag(const std::string& mailbox, const std::string& id, const std::string& flag) {
+  auto u = find(mailbox, id);
+  REQUIRE_MESSAGE(u, id << " not in " << mailbox);
+  auto f = current(mailbox, *u);
+  std::erase(f, flag);
+  REQUIRE(srv_->set_flags(user_, mailbox, *u, f).has_value());
+}
+
+void DirectMail::expunge(const std::string& mailbox, const std::string& id) {
+  auto u = find(mailbox, id);
+  REQUIRE_MESSAGE(u, id << " not in " << mailbox);
+  REQUIRE(srv_->expunge(user_, mailbox, {*u}).has_value());
+}
+
+void DirectMail::move(const std::string& from, const std::string& id, const std::string& to) {
+  auto u = find(from, id);
+  REQUIRE_MESSAGE(u, id << " not in " << from);
+  auto msgs = srv_->messages(user_, from);
+  REQUIRE(msgs.has_value());
+  auto it = std::find_if(msgs->begin(), msgs->end(), [&](const server::MessageInfo& m) { return m.uid == *u; });
+  REQUIRE(it != msgs->end());
+  auto body = srv_->message_body(user_, from, *u);
+  REQUIRE(body.has_value());
+  auto n = srv_->append_message(user_, to, *body, it->flags, it->internaldate);
+  REQUIRE_MESSAGE(n.has_value(), "append to " << to);
+  REQUIRE(srv_->expunge(user_, from, {*u}).has_value());
+}
+
+std::vector<std::string> DirectMail::ids(const std::string& mailbox) {
+  auto msgs = srv_->messages(user_, mailbox);
+  REQUIRE(msgs.has_value());
+  std::vector<std::string> out;
+  for (const auto& m : *msgs) {
+    auto b = srv_->message_body(user_, mailbox, m.uid);
+    REQUIRE(b.has_value());
+    out.push_back(id_of(*b));
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 sync::EngineOptions engine_options(const TestServer& local, const TestServer& remote,
                                    const std::string& state_path) {
   sync::EngineOptions o;

@@ -134,6 +134,35 @@ class Account {
   void select(const std::string& mailbox, bool read_only);
 };
 
+/// Changes one account as another mail client would, through the embedded server's direct
+/// store API (no IMAP, so it works whatever extensions the server has switched off). Messages
+/// are named by their make_message() id. REQUIREs that the server is an embedded one.
+class DirectMail {
+ public:
+  explicit DirectMail(const TestServer& server);
+  /// Appends make_message(id, size) with `flags` and INTERNALDATE `date` (seconds since epoch).
+  Uid add(const std::string& mailbox, const std::string& id, const std::vector<std::string>& flags = {},
+          std::int64_t date = 1777000000, std::size_t size = 300);
+  void create(const std::string& mailbox);
+  /// UID of the message with that id; nullopt when absent (REQUIRE fails if several).
+  std::optional<Uid> find(const std::string& mailbox, const std::string& id);
+  /// Flags of the message with that id (sorted, space-separated); "?" when absent.
+  std::string flags(const std::string& mailbox, const std::string& id);
+  void add_flag(const std::string& mailbox, const std::string& id, const std::string& flag);
+  void remove_flag(const std::string& mailbox, const std::string& id, const std::string& flag);
+  void expunge(const std::string& mailbox, const std::string& id);
+  /// A move as a client without MOVE does it: the same bytes, flags and INTERNALDATE appended
+  /// to `to`, then expunged from `from`.
+  void move(const std::string& from, const std::string& id, const std::string& to);
+  /// Ids (make_message) of the messages of a mailbox, sorted.
+  std::vector<std::string> ids(const std::string& mailbox);
+
+ private:
+  server::Server* srv_;
+  std::string user_;
+  std::vector<std::string> current(const std::string& mailbox, Uid uid);
+};
+
 /// Engine options syncing `local` to `remote` with the state at `state_path`.
 sync::EngineOptions engine_options(const TestServer& local, const TestServer& remote,
                                    const std::string& state_path);

@@ -50,6 +50,10 @@ struct Counts {
   std::uint64_t expunged = 0;
   std::uint64_t moved = 0;
   std::uint64_t bytes = 0;
+  /// Expunges that could only set \Deleted: the side has no UIDPLUS, so no UID EXPUNGE, and a
+  /// plain EXPUNGE would also remove other messages marked \Deleted. The messages stay there
+  /// and the run reports them as a problem (the user's mail client expunges them).
+  std::uint64_t marked = 0;
   [[nodiscard]] bool any() const { return copied || flags || expunged || moved; }
   Counts& operator+=(const Counts& o);
 };

@@ -13,7 +13,8 @@
 ///   `UID STORE set (UNCHANGEDSINCE m) FLAGS.SILENT (result)` per identical result (a
 ///   compare-and-set, so a replace is safe); elsewhere `+FLAGS.SILENT` / `-FLAGS.SILENT`
 ///   deltas. A UID in [MODIFIED] keeps its old base: the next run re-reads and re-merges.
-/// - Expunges: `UID STORE +FLAGS.SILENT (\Deleted)` then `UID EXPUNGE` of exactly those UIDs.
+/// - Expunges: `UID STORE +FLAGS.SILENT (\Deleted)` then `UID EXPUNGE` of exactly those UIDs;
+///   without UIDPLUS only the STORE (Counts::marked; never a plain EXPUNGE).
 /// - State: pairs, bases and forgotten pairs in one transaction after the server work.
 
 #include <map>

@@ -1,19 +1,53 @@
 #pragma once
 /// Delta readers (DESIGN.md "Data flow" 4, PROTOCOL.md §0, §1.6, §1.7, §2): one side of one
-/// mailbox pair, from the stored state to a Delta. Three paths, one output:
-/// - Qresync: SELECT (QRESYNC (uidvalidity modseq known-uids)) gives VANISHED (EARLIER) and
-///   the changed flags; new messages by UID FETCH <stored uidnext>:<snapshot uidnext - 1>.
-/// - Condstore (CONDSTORE without QRESYNC, e.g. Gmail, or a QRESYNC that ENABLE did not
-///   confirm): UID FETCH 1:<uidnext-1> (FLAGS) (CHANGEDSINCE m) and an expunge scan (message
-///   count check first, then UID SEARCH). The stored modseq becomes the highest MODSEQ actually
-///   received when any FETCH came back, else the announced HIGHESTMODSEQ.
-/// - Plain (no CONDSTORE, or a mailbox answering NOMODSEQ): every flag by UID FETCH
-///   1:<uidnext-1> (FLAGS), which also proves expunges (a UID absent from the answer of a
-///   UID FETCH of the whole known range is gone, RFC 4549 §4.3.1).
+/// mailbox pair, from the stored state to a Delta. Three paths, one output.
+///
+/// Path selection (decisions of issue 6), per connection and then per mailbox:
+/// - Qresync when the session has QRESYNC *and* the server confirmed it with `* ENABLED
+///   QRESYNC` (client::Session::qresync()). SELECT (QRESYNC (uidvalidity modseq
+///   1:<stored uidnext-1>)) gives VANISHED (EARLIER) and the changed flags; new messages by
+///   UID FETCH <stored uidnext>:<snapshot uidnext-1>. While the stored modseq is 0 (nothing to
+///   resynchronise from) the QRESYNC parameter is omitted and the mailbox is read like
+///   Condstore.
+/// - Condstore when CONDSTORE (or QRESYNC, which implies it) is advertised but QRESYNC is not
+///   usable: Gmail, or a QRESYNC that ENABLE did not confirm. SELECT (CONDSTORE), then
+///   `UID FETCH 1:<stored uidnext-1> (FLAGS) (CHANGEDSINCE m)`.
+/// - Plain when the server has no CONDSTORE, and for a single mailbox answering
+///   OK [NOMODSEQ] (no MODSEQ item is ever sent there: RFC 7162 §3.1.2.2 makes it BAD).
+///   Every flag by `UID FETCH 1:<stored uidnext-1> (FLAGS)`, compared with the stored base by
+///   the reconciler; writes to such a side are +FLAGS.SILENT/-FLAGS.SILENT deltas.
+/// - A mailbox whose SELECT says UIDNOTSTICKY is refused (mailbox-scope error): its UIDs
+///   cannot be paired. A SELECT without UIDNEXT (Courier) is completed by STATUS (UIDNEXT).
+/// - A HIGHESTMODSEQ below the stored one (server restored, or lying) voids the stored
+///   modseq: that side is read with a full flag read (as Condstore with modseq 0) and its
+///   snapshot modseq is stored as 0, so no compare-and-set trusts the bad value and the next
+///   run reads every flag again. Without this a change made on the other side in that run
+///   was lost (issue 10).
+///
+/// Expunges on the Condstore and Plain paths, cheapest sound method first (PROTOCOL.md §2):
+/// 1. Count check: EXISTS at SELECT minus the new messages fetched equals the number of stored
+///    UIDs below the stored UIDNEXT -> nothing below it vanished. A mismatch only ever leads to
+///    a scan, never to a deletion, so concurrent changes cannot make it unsound; it relies on
+///    every message below the stored UIDNEXT being paired (the engine stores a snapshot only
+///    after every message below it was paired, copied or its mailbox stopped).
+/// 2. Otherwise `UID SEARCH UID <set>` (sent as `UID SEARCH RETURN (ALL) UID <set>` with
+///    ESEARCH, RFC 4731, so the answer is a compressed set). On the Condstore path the set is
+///    the whole known range (pipelined with the fetches when EXISTS alone already proves an
+///    expunge); on the Plain path the full FLAGS fetch names the candidates (UIDs without a
+///    FETCH line) and only those are searched: a missing FETCH line alone is not proof
+///    (PROTOCOL.md §4.4).
+/// Stored UIDs at or above the stored UIDNEXT (our own copies recorded after the snapshot was
+/// taken) are present when the new-message fetch returned them; any other is confirmed by the
+/// same SEARCH, on every path.
+///
+/// The stored modseq of a Condstore read is the highest MODSEQ actually received when any
+/// FETCH came back (Gmail announces changes before they are fetchable, PROTOCOL.md §2), never
+/// above the announced one and never below the stored one; when none came back, the announced
+/// HIGHESTMODSEQ (else an expunge-only change would make the mailbox never skippable).
 ///
 /// A reader runs in two steps so that both sides of a pair progress at once in one Loop:
 /// start() queues SELECT; after it completes, next() queues the fetches; after those
-/// complete, finish() builds the Delta.
+/// complete, finish() builds the Delta (and may wait for one confirming SEARCH).
 
 #include <memory>
 #include <optional>
@@ -42,8 +76,9 @@ std::string message_id_from_header(std::string_view header);
 /// Message-ID header section.
 NewMessage new_message_from_fetch(const imap::FetchData& f);
 
-/// FETCH items that identify a message (for new messages and content matching).
-client::FetchItems identity_items(const client::Session& session);
+/// FETCH items that identify a message (for new messages and content matching); MODSEQ only
+/// when `with_modseq` (never in a NOMODSEQ mailbox).
+client::FetchItems identity_items(bool with_modseq);
 
 class DeltaReader {
  public:
@@ -64,6 +99,11 @@ class DeltaReader {
 
  private:
   Status fetch_new(Uid from, Uid to_exclusive);
+  void queue_flag_read(const imap::SeqSet& known);
+  /// Stored UIDs below `base` and at or above it.
+  [[nodiscard]] std::size_t stored_below(Uid base) const;
+  /// Expunges of the Condstore/Plain paths and of stored UIDs >= base (see the header).
+  Status find_vanished(Delta& d, Uid base, const std::vector<Uid>& present_old);
 
   client::Session& session_;
   std::string mailbox_;
@@ -77,6 +117,8 @@ class DeltaReader {
   client::Pending<client::SearchResult> search_;
   bool full_scan_ = false;  ///< added = every message (new pair, or UIDVALIDITY changed)
   bool uidvalidity_changed_ = false;
+  bool modseq_backwards_ = false;  ///< HIGHESTMODSEQ below the stored one: full flag read
+  bool scan_sent_ = false;         ///< search_ covers the whole known range
   int stage_ = 0;
 };
 

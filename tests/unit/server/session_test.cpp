@@ -4,6 +4,8 @@
 
 #include <string>
 
+#include <twinbox/net/deflate.hpp>
+
 #include "../../../src/server/core.hpp"
 #include "../../../src/server/session.hpp"
 #include "memory_stream.hpp"
@@ -135,4 +137,56 @@ TEST_CASE("another session's expunge waits for a command that may carry it") {
   in1->feed("e NOOP\r\n");
   for (int i = 0; i < 3; ++i) s1.on_ready();
   CHECK(out1 == "* 2 EXPUNGE\r\ne OK NOOP completed.\r\n");
+}
+
+namespace {
+
+/// Raw deflate of `plain` as a client's compressor sends it (Z_SYNC_FLUSH at the end).
+std::string deflate_raw(const std::string& plain) {
+  auto sink = std::make_unique<testing::MemoryStream>("");
+  std::string wire;
+  sink->set_output(&wire);
+  auto z = net::wrap_deflate(std::move(sink));
+  REQUIRE(z);
+  REQUIRE((*z)->write_some(plain.data(), plain.size()).value() == plain.size());
+  REQUIRE((*z)->flush().value());
+  return wire;
+}
+
+/// Inflates a server's compressed output.
+std::string inflate_raw(const std::string& wire) {
+  auto source = std::make_unique<testing::MemoryStream>(wire);
+  source->set_eof();
+  auto z = net::wrap_deflate(std::move(source));
+  REQUIRE(z);
+  std::string plain;
+  char buf[4096];
+  for (int i = 0; i < 10000; ++i) {
+    auto n = (*z)->read_some(buf, sizeof buf);
+    if (!n) break;
+    plain.append(buf, *n);
+  }
+  return plain;
+}
+
+}  // namespace
+
+TEST_CASE("COMPRESS: commands pipelined after COMPRESS DEFLATE are inflated and answered") {
+  // RFC 4978 §3: the client compresses from the first octet after its COMPRESS command.
+  // A client that does not wait for the OK sends compressed commands in the same packet;
+  // they must neither be dropped nor read as plain text.
+  Fixture f;
+  std::string in = "c1 COMPRESS DEFLATE\r\n" + deflate_raw("c2 STATUS INBOX (MESSAGES)\r\nc3 LOGOUT\r\n");
+  auto stream = std::make_unique<testing::MemoryStream>(in);
+  std::string out;
+  stream->set_output(&out);
+  Session s(*f.core, std::move(stream), 3);
+  s.start("alice");
+  for (int i = 0; i < 20 && !s.closed(); ++i) s.on_ready();
+  const std::string ok = "c1 OK DEFLATE active\r\n";
+  auto at = out.find(ok);
+  REQUIRE(at != std::string::npos);
+  std::string after = inflate_raw(out.substr(at + ok.size()));
+  CHECK(after == "* STATUS INBOX (MESSAGES 3)\r\nc2 OK Status completed.\r\n"
+                 "* BYE Logging out\r\nc3 OK Logout completed.\r\n");
 }
