@@ -41,7 +41,7 @@ _twinbox() {
       _twinbox_config_files
       return
       ;;
-    --db | --users-file | --tls-cert | --tls-key)
+    --db | --users-file | --tls-cert | --tls-key | --log-file)
       COMPREPLY=($(compgen -f -- "$cur"))
       return
       ;;
@@ -64,10 +64,10 @@ _twinbox() {
       opts="$commands -h --help -V --version"
       ;;
     sync)
-      opts="-c --config -n --dry-run --allow-mass-delete --debug -q --quiet -v --verbose --json --exit-code -h --help"
+      opts="-c --config -n --dry-run --allow-mass-delete --debug -q --quiet -v --verbose --json --log-file --exit-code -h --help"
       ;;
     watch)
-      opts="-c --config --debug -q --quiet -v --verbose --json -h --help"
+      opts="-c --config --debug -q --quiet -v --verbose --json --log-file -h --help"
       ;;
     check)
       opts="-c --config --debug -h --help"

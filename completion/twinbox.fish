@@ -26,9 +26,10 @@ complete -c twinbox -n "__fish_seen_subcommand_from sync watch check" -s c -l co
 complete -c twinbox -n "__fish_seen_subcommand_from sync watch check" -l debug -d 'Protocol trace on stderr'
 complete -c twinbox -n "__fish_seen_subcommand_from sync" -s n -l dry-run -d 'Print what would be done, change nothing'
 complete -c twinbox -n "__fish_seen_subcommand_from sync" -l allow-mass-delete -d 'Carry out expunges the deletion guard stopped'
-complete -c twinbox -n "__fish_seen_subcommand_from sync watch" -s q -l quiet -d 'Print only errors'
-complete -c twinbox -n "__fish_seen_subcommand_from sync watch" -s v -l verbose -d 'Print each step'
+complete -c twinbox -n "__fish_seen_subcommand_from sync watch" -s q -l quiet -d 'Print only errors, no progress display'
+complete -c twinbox -n "__fish_seen_subcommand_from sync watch" -s v -l verbose -d 'Print each step (-vv: each message)'
 complete -c twinbox -n "__fish_seen_subcommand_from sync watch" -l json -d 'One JSON object per line'
+complete -c twinbox -n "__fish_seen_subcommand_from sync watch" -l log-file -r -F -d 'Also append timestamped events to FILE'
 complete -c twinbox -n "__fish_seen_subcommand_from sync" -l exit-code -d 'Exit 1 when something changed'
 
 # serve

@@ -243,6 +243,7 @@ void Reporter::report(const sync::SyncReport& report, bool dry_run) {
     for (const auto& p : m.plan) note(m.name + ": would " + p);
     if (json_ || verbosity_ == Verbosity::Quiet) continue;
     if (changed) text(out_, line);
+    if (dry_run && !changed && !m.plan.empty()) text(out_, m.name + ":");
     if (dry_run) {
       for (const auto& p : m.plan) text(out_, "  would " + p);
     }
