@@ -117,6 +117,8 @@ Result<MailboxListPlan> Engine::list_mailboxes() {
   PerSide<client::Pending<std::vector<client::ListEntry>>> lists;
   PerSide<client::Pending<std::vector<client::ListEntry>>> lsubs;
   PerSide<client::Pending<client::NamespaceInfo>> nss;
+  PerSide<NamespaceCache> cache;
+  PerSide<std::optional<Namespace>> cached;
   for (Side s : kBothSides) {
     client::ListOptions lo;
     lo.with_status = true;
@@ -128,42 +130,56 @@ Result<MailboxListPlan> Engine::list_mailboxes() {
       sub.return_special_use = false;
       lsubs[s] = sessions_[s]->list(sub);
     }
-    if (sessions_[s]->has("NAMESPACE")) nss[s] = sessions_[s]->namespaces();
+    cache[s] = namespace_cache(s, opt_.endpoints[s], sessions_[s]->capabilities());
+    auto v = store_->meta(cache[s].key);
+    if (!v) return v.error();
+    if (*v) cached[s] = parse_cached_namespace(cache[s], **v);
+    if (!cached[s] && sessions_[s]->has("NAMESPACE")) nss[s] = sessions_[s]->namespaces();
   }
-  auto st = wait_loop([&] {
+  auto all_ready = [&] {
     for (Side s : kBothSides) {
       if (!lists[s].ready() || (nss[s].valid() && !nss[s].ready())) return false;
       if (lsubs[s].valid() && !lsubs[s].ready()) return false;
     }
     return true;
-  });
-  if (!st) return st.error();
+  };
+  if (auto st = wait_loop(all_ready); !st) return st.error();
+  for (Side s : kBothSides) {
+    if (!lists[s].result()) {
+      return lists[s].result().error().with_context("LIST on the " + std::string(to_string(s)) + " side");
+    }
+    // A cached namespace that the LIST contradicts is asked again (one more round trip).
+    if (cached[s] && !namespace_fits(*cached[s], *lists[s].result())) {
+      cached[s].reset();
+      if (sessions_[s]->has("NAMESPACE")) nss[s] = sessions_[s]->namespaces();
+    }
+  }
+  if (auto st = wait_loop(all_ready); !st) return st.error();
   ListInput in;
   for (Side s : kBothSides) {
-    auto r = std::move(lists[s].result());
-    if (!r) return r.error().with_context("LIST on the " + std::string(to_string(s)) + " side");
+    const auto& r = *lists[s].result();
     std::set<std::string> subscribed;
     if (lsubs[s].valid()) {
       auto l = std::move(lsubs[s].result());
       if (!l) return l.error().with_context("LSUB on the " + std::string(to_string(s)) + " side");
       for (const auto& e : *l) subscribed.insert(e.name);
     }
-    std::optional<char> delim;
-    for (const auto& e : *r) {
+    for (const auto& e : r) {
       in.entries[s].push_back(to_entry(e));
       if (subscribed.count(e.name) != 0) in.entries[s].back().subscribed = true;
-      if (!delim && e.delimiter) delim = e.delimiter;
     }
-    ns_[s].delimiter = delim.value_or('/');
-    if (nss[s].valid()) {
-      auto n = std::move(nss[s].result());
-      if (n && !n->personal.empty()) {
-        ns_[s].prefix = n->personal.front().prefix;
-        if (n->personal.front().delimiter) ns_[s].delimiter = *n->personal.front().delimiter;
+    if (cached[s]) {
+      ns_[s] = *cached[s];
+      continue;
+    }
+    std::optional<client::NamespaceInfo> asked;
+    if (nss[s].valid() && nss[s].result()) asked = *nss[s].result();
+    ns_[s] = namespace_of(r, asked);
+    if (!opt_.dry_run) {
+      if (auto st = store_->set_meta(cache[s].key, format_cached_namespace(cache[s], ns_[s])); !st) {
+        return st.error();
       }
     }
-    // A prefix equal to the delimiter-terminated INBOX ("INBOX.") is stripped from names;
-    // "" leaves them as they are.
   }
   in.ns = ns_;
   auto stored = store_->mailboxes();
