@@ -2,7 +2,7 @@
 # A private, throw-away Dovecot instance for tests (never touches /etc/dovecot).
 #
 #   scripts/dovecot.sh start DIR [--users FILE] [--special-use create|no] [--timeout SECS]
-#                                [--cert NAME]
+#                                [--cert NAME] [--namespace slash|courier]
 #       Writes DIR/dovecot.conf, a passwd-file, a test CA and server certificate (DIR/ca), mail
 #       storage under DIR/mail, and starts /usr/sbin/dovecot on 127.0.0.1 with two free ports:
 #       imap (STARTTLS offered, plaintext LOGIN allowed: loopback tests) and imaps.
@@ -12,6 +12,8 @@
 #       no leaves them to the client (they still get their SPECIAL-USE flag once created).
 #       --cert NAME: serve DIR/ca/NAME.pem (default server; see make-test-ca.sh for wronghost,
 #       expired, selfsigned, untrusted: TLS negative tests against a real server).
+#       --namespace courier: the personal namespace is Courier-style, prefix "INBOX." with
+#       separator "." (default slash: no prefix, separator "/").
 #   scripts/dovecot.sh stop DIR [--fast]        stops the instance by its PID (SIGTERM; --fast:
 #                                               SIGKILL, for throw-away instances), waits for exit
 #   scripts/dovecot.sh tunnel-cmd DIR USER      prints a command running a PREAUTH imap session
@@ -87,8 +89,10 @@ write_users() {
 }
 
 write_config() {
-  local dir=$1 imap_port=$2 imaps_port=$3 auto=$4 cert=$5
-  local me uid gid login_user internal_user
+  local dir=$1 imap_port=$2 imaps_port=$3 auto=$4 cert=$5 ns=${6:-slash}
+  local me uid gid login_user internal_user ns_lines="  separator = /"
+  [[ $ns == courier ]] && ns_lines="  separator = .
+  prefix = INBOX."
   me=$(id -un)
   if [[ $(id -u) -eq 0 ]]; then
     uid=dovecot gid=dovecot login_user=dovenull internal_user=dovecot
@@ -144,7 +148,7 @@ userdb {
 }
 namespace inbox {
   inbox = yes
-  separator = /
+$ns_lines
   mailbox Drafts {
     special_use = \\Drafts
     auto = $auto
@@ -207,19 +211,21 @@ wait_ready() {
 }
 
 cmd_start() {
-  local dir="" users="" auto=create timeout_s=20 cert=server
+  local dir="" users="" auto=create timeout_s=20 cert=server ns=slash
   while (($#)); do
     case $1 in
       --users) users=${2:?--users needs a file}; shift 2 ;;
       --special-use) auto=${2:?--special-use needs create or no}; shift 2 ;;
       --timeout) timeout_s=${2:?--timeout needs seconds}; shift 2 ;;
       --cert) cert=${2:?--cert needs a name}; shift 2 ;;
+      --namespace) ns=${2:?--namespace needs slash or courier}; shift 2 ;;
       -*) die "start: unknown option '$1'" ;;
       *) [[ -z $dir ]] || die "start: one DIR only"; dir=$1; shift ;;
     esac
   done
   [[ -n $dir ]] || die "start: DIR missing (usage: dovecot.sh start DIR [--users FILE])"
   [[ $auto == create || $auto == no ]] || die "--special-use must be create or no"
+  [[ $ns == slash || $ns == courier ]] || die "--namespace must be slash or courier"
   need_dovecot
   mkdir -p "$dir"
   dir=$(cd "$dir" && pwd)
@@ -247,7 +253,7 @@ cmd_start() {
     imap_port=$(pick_port)
     imaps_port=$(pick_port)
     [[ $imap_port != "$imaps_port" ]] || continue
-    write_config "$dir" "$imap_port" "$imaps_port" "$auto" "$cert"
+    write_config "$dir" "$imap_port" "$imaps_port" "$auto" "$cert" "$ns"
     : >"$dir/dovecot.log"
     # The daemon must not inherit our stdout/stderr: callers read them until EOF.
     "$DOVECOT" -c "$dir/dovecot.conf" </dev/null >"$dir/dovecot.stderr" 2>&1 ||

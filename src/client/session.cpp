@@ -710,6 +710,7 @@ short Session::poll_events() const {
   if (impl_->out_pos < impl_->out.size() || impl_->need_flush) ev = static_cast<short>(ev | POLLOUT);
   return ev;
 }
+std::uint64_t Session::progress() const { return impl_->progress; }
 bool Session::ready_without_poll() const {
   return impl_->stream && !impl_->broken && impl_->stream->buffered_input();
 }

@@ -64,6 +64,9 @@ class Engine {
   Status connect();
   Result<MailboxListPlan> list_mailboxes();
   Status apply_list_plan(MailboxListPlan& plan);
+  /// SUBSCRIBE / UNSUBSCRIBE of the merged subscriptions, pipelined on both sides. A failure
+  /// is a problem in the report; the pair's base then keeps the failing side's state.
+  void apply_subscriptions(MailboxListPlan& plan);
   Result<PerSide<Delta>> read_deltas(const PairToSync& p, const state::MailboxPair& stored,
                                      const StoredMailbox& pairs);
   Status sync_pair(const PairToSync& p, MailboxReport& rep, std::optional<PerSide<Delta>> first,
@@ -114,40 +117,71 @@ PerSide<Caps> Engine::caps() const {
 
 Result<MailboxListPlan> Engine::list_mailboxes() {
   PerSide<client::Pending<std::vector<client::ListEntry>>> lists;
+  PerSide<client::Pending<std::vector<client::ListEntry>>> lsubs;
   PerSide<client::Pending<client::NamespaceInfo>> nss;
+  PerSide<NamespaceCache> cache;
+  PerSide<std::optional<Namespace>> cached;
   for (Side s : kBothSides) {
     client::ListOptions lo;
     lo.with_status = true;
-    lo.return_subscribed = false;
+    lo.return_subscribed = true;  // RETURN (SUBSCRIBED) with LIST-EXTENDED
     lists[s] = sessions_[s]->list(lo);
-    if (sessions_[s]->has("NAMESPACE")) nss[s] = sessions_[s]->namespaces();
+    if (!sessions_[s]->has("LIST-EXTENDED")) {
+      client::ListOptions sub;  // LSUB, pipelined: the subscriptions in the same round trip
+      sub.subscribed_only = true;
+      sub.return_special_use = false;
+      lsubs[s] = sessions_[s]->list(sub);
+    }
+    cache[s] = namespace_cache(s, opt_.endpoints[s], sessions_[s]->capabilities());
+    auto v = store_->meta(cache[s].key);
+    if (!v) return v.error();
+    if (*v) cached[s] = parse_cached_namespace(cache[s], **v);
+    if (!cached[s] && sessions_[s]->has("NAMESPACE")) nss[s] = sessions_[s]->namespaces();
   }
-  auto st = wait_loop([&] {
+  auto all_ready = [&] {
     for (Side s : kBothSides) {
       if (!lists[s].ready() || (nss[s].valid() && !nss[s].ready())) return false;
+      if (lsubs[s].valid() && !lsubs[s].ready()) return false;
     }
     return true;
-  });
-  if (!st) return st.error();
+  };
+  if (auto st = wait_loop(all_ready); !st) return st.error();
+  for (Side s : kBothSides) {
+    if (!lists[s].result()) {
+      return lists[s].result().error().with_context("LIST on the " + std::string(to_string(s)) + " side");
+    }
+    // A cached namespace that the LIST contradicts is asked again (one more round trip).
+    if (cached[s] && !namespace_fits(*cached[s], *lists[s].result())) {
+      cached[s].reset();
+      if (sessions_[s]->has("NAMESPACE")) nss[s] = sessions_[s]->namespaces();
+    }
+  }
+  if (auto st = wait_loop(all_ready); !st) return st.error();
   ListInput in;
   for (Side s : kBothSides) {
-    auto r = std::move(lists[s].result());
-    if (!r) return r.error().with_context("LIST on the " + std::string(to_string(s)) + " side");
-    std::optional<char> delim;
-    for (const auto& e : *r) {
-      in.entries[s].push_back(to_entry(e));
-      if (!delim && e.delimiter) delim = e.delimiter;
+    const auto& r = *lists[s].result();
+    std::set<std::string> subscribed;
+    if (lsubs[s].valid()) {
+      auto l = std::move(lsubs[s].result());
+      if (!l) return l.error().with_context("LSUB on the " + std::string(to_string(s)) + " side");
+      for (const auto& e : *l) subscribed.insert(e.name);
     }
-    ns_[s].delimiter = delim.value_or('/');
-    if (nss[s].valid()) {
-      auto n = std::move(nss[s].result());
-      if (n && !n->personal.empty()) {
-        ns_[s].prefix = n->personal.front().prefix;
-        if (n->personal.front().delimiter) ns_[s].delimiter = *n->personal.front().delimiter;
+    for (const auto& e : r) {
+      in.entries[s].push_back(to_entry(e));
+      if (subscribed.count(e.name) != 0) in.entries[s].back().subscribed = true;
+    }
+    if (cached[s]) {
+      ns_[s] = *cached[s];
+      continue;
+    }
+    std::optional<client::NamespaceInfo> asked;
+    if (nss[s].valid() && nss[s].result()) asked = *nss[s].result();
+    ns_[s] = namespace_of(r, asked);
+    if (!opt_.dry_run) {
+      if (auto st = store_->set_meta(cache[s].key, format_cached_namespace(cache[s], ns_[s])); !st) {
+        return st.error();
       }
     }
-    // A prefix equal to the delimiter-terminated INBOX ("INBOX.") is stripped from names;
-    // "" leaves them as they are.
   }
   in.ns = ns_;
   auto stored = store_->mailboxes();
@@ -176,6 +210,12 @@ Status Engine::apply_list_plan(MailboxListPlan& plan) {
     }
     for (const auto& d : plan.deletes) {
       log("would delete " + canonical_of(d.name, ns_[d.side]) + " on the " + std::string(to_string(d.side)) + " side");
+    }
+    for (const auto& p : plan.pairs) {
+      for (const auto& c : p.subscriptions) {
+        log(std::string(c.subscribe ? "would subscribe " : "would unsubscribe ") + c.name +
+            " on the " + std::string(to_string(c.side)) + " side");
+      }
     }
     return {};
   }
@@ -223,17 +263,59 @@ Status Engine::apply_list_plan(MailboxListPlan& plan) {
   for (auto id : plan.forget) {
     if (auto st = store_->remove_mailbox(id); !st) return st;
   }
+  apply_subscriptions(plan);
   // New pairs get their row now, so intents and pairs can refer to it.
   for (auto& p : plan.pairs) {
-    if (p.pair != 0) continue;
+    if (p.pair != 0) {
+      if (!p.subscription_base_changed) continue;
+      if (auto st = store_->set_subscribed(p.pair, p.subscribed); !st) return st;
+      continue;
+    }
     state::MailboxPair m;
     m.name = p.name;
     m.special_use = p.special_use;
+    m.subscribed = p.subscribed;
     auto id = store_->upsert_mailbox(m);
     if (!id) return id.error();
     p.pair = *id;
   }
   return {};
+}
+
+void Engine::apply_subscriptions(MailboxListPlan& plan) {
+  struct Sent {
+    PairToSync* pair;
+    const SubscriptionChange* change;
+    client::Pending<void> done;
+  };
+  std::vector<Sent> sent;
+  for (auto& p : plan.pairs) {
+    for (const auto& c : p.subscriptions) {
+      crash_point(c.subscribe ? "IMAP SUBSCRIBE" : "IMAP UNSUBSCRIBE");
+      client::Session& s = *sessions_[c.side];
+      sent.push_back({&p, &c, c.subscribe ? s.subscribe(c.name) : s.unsubscribe(c.name)});
+    }
+  }
+  if (sent.empty()) return;
+  auto all = [&] {
+    return std::all_of(sent.begin(), sent.end(), [](const Sent& x) { return x.done.ready(); });
+  };
+  Status st = wait_loop(all);
+  for (auto& x : sent) {
+    const std::string verb = x.change->subscribe ? "subscribe" : "unsubscribe";
+    const std::string side(to_string(x.change->side));
+    Status r = x.done.ready() ? x.done.result() : st;
+    if (r) {
+      log(verb + "d " + x.change->name + " on the " + side + " side");
+      continue;
+    }
+    report_.problems.push_back({x.change->name, "cannot " + verb + " it on the " + side +
+                                                    " side: " + r.error().message});
+    // The failing side keeps its old subscription: that is the base to remember, so the next
+    // run retries this change instead of taking the old state for a change of that side.
+    x.pair->subscribed = !x.change->subscribe;
+    x.pair->subscription_base_changed = true;
+  }
 }
 
 Result<PerSide<Delta>> Engine::read_deltas(const PairToSync& p, const state::MailboxPair& stored,

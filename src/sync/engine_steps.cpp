@@ -123,4 +123,64 @@ Status resolve_intents(state::StateStore& store, state::MailboxPairId id,
   return txn->commit();
 }
 
+Namespace namespace_of(const std::vector<client::ListEntry>& list,
+                       const std::optional<client::NamespaceInfo>& asked) {
+  Namespace ns;
+  for (const auto& e : list) {
+    if (e.delimiter) {
+      ns.delimiter = *e.delimiter;
+      break;
+    }
+  }
+  if (asked && !asked->personal.empty()) {
+    ns.prefix = asked->personal.front().prefix;
+    if (asked->personal.front().delimiter) ns.delimiter = *asked->personal.front().delimiter;
+  }
+  return ns;
+}
+
+NamespaceCache namespace_cache(Side side, const client::EndpointOptions& ep,
+                               const imap::CapabilitySet& caps) {
+  NamespaceCache c;
+  c.key = "namespace." + std::string(to_string(side));
+  c.tag = std::to_string(static_cast<int>(ep.transport)) + " " + ep.host + " " +
+          std::to_string(ep.port) + " " + ep.tunnel_command + " " + ep.credentials.username + " |";
+  for (const auto& cap : caps.items()) c.tag += " " + cap;
+  return c;
+}
+
+std::optional<Namespace> parse_cached_namespace(const NamespaceCache& cache, std::string_view value) {
+  // value = tag '\n' delimiter prefix
+  if (value.size() < cache.tag.size() + 2 || value.substr(0, cache.tag.size()) != cache.tag ||
+      value[cache.tag.size()] != '\n') {
+    return std::nullopt;
+  }
+  Namespace ns;
+  ns.delimiter = value[cache.tag.size() + 1];
+  ns.prefix = std::string(value.substr(cache.tag.size() + 2));
+  return ns;
+}
+
+std::string format_cached_namespace(const NamespaceCache& cache, const Namespace& ns) {
+  return cache.tag + "\n" + std::string(1, ns.delimiter) + ns.prefix;
+}
+
+bool namespace_fits(const Namespace& ns, const std::vector<client::ListEntry>& entries) {
+  auto is_inbox = [](const std::string& n) {
+    return n.size() == 5 && (n[0] | 0x20) == 'i' && (n[1] | 0x20) == 'n' && (n[2] | 0x20) == 'b' &&
+           (n[3] | 0x20) == 'o' && (n[4] | 0x20) == 'x';
+  };
+  const std::string inbox_child = "INBOX" + std::string(1, ns.delimiter);
+  std::size_t others = 0;
+  std::size_t under_inbox = 0;
+  for (const auto& e : entries) {
+    if (e.delimiter && *e.delimiter != ns.delimiter) return false;
+    if (is_inbox(e.name)) continue;
+    ++others;
+    if (!ns.prefix.empty() && e.name.compare(0, ns.prefix.size(), ns.prefix) != 0) return false;
+    if (e.name.compare(0, inbox_child.size(), inbox_child) == 0) ++under_inbox;
+  }
+  return !(ns.prefix.empty() && others > 0 && under_inbox == others);
+}
+
 }  // namespace twinbox::sync

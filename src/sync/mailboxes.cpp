@@ -137,6 +137,49 @@ bool included(const ListPolicy& pol, const std::string& canonical, const Mailbox
 
 }  // namespace
 
+bool merge_subscription(std::optional<bool> base, bool local, bool remote) {
+  if (local == remote) return local;
+  if (!base) return true;  // a conflict only exists without a base: subscribed wins
+  return local != *base ? local : remote;
+}
+
+namespace {
+
+/// Sets the merged subscription of every pair and the commands that carry it out.
+void plan_subscriptions(const ListInput& in, MailboxListPlan& plan) {
+  for (PairToSync& p : plan.pairs) {
+    std::optional<bool> base;
+    for (const auto& sp : in.stored) {
+      if (p.pair != 0 && sp.id == p.pair) base = sp.subscribed;
+    }
+    const RenameMailbox* renamed = nullptr;
+    for (const auto& r : plan.renames) {
+      if (r.pair == p.pair && p.pair != 0) renamed = &r;
+    }
+    if (!p.entry[Side::Local] || !p.entry[Side::Remote]) {
+      // Created this run on the side without an entry: it gets its source's subscription.
+      const Side src = p.entry[Side::Local] ? Side::Local : Side::Remote;
+      p.subscribed = p.entry[src] && p.entry[src]->subscribed;
+      if (p.subscribed) p.subscriptions.push_back({other(src), p.name[other(src)], true});
+    } else {
+      const bool local = p.entry[Side::Local]->subscribed;
+      const bool remote = p.entry[Side::Remote]->subscribed;
+      p.subscribed = merge_subscription(base, local, remote);
+      for (Side s : kBothSides) {
+        // The side that did not rename lists the old name's subscription: set the new name's
+        // whatever it shows (RENAME may or may not have carried it).
+        const bool reapply = renamed && renamed->side == s && (p.subscribed || p.entry[s]->subscribed);
+        if (p.entry[s]->subscribed != p.subscribed || reapply) {
+          p.subscriptions.push_back({s, p.name[s], p.subscribed});
+        }
+      }
+    }
+    p.subscription_base_changed = !base || *base != p.subscribed;
+  }
+}
+
+}  // namespace
+
 MailboxListPlan plan_mailboxes(const ListInput& in) {
   MailboxListPlan plan;
   PerSide<std::vector<Candidate>> cands;
@@ -318,6 +361,7 @@ MailboxListPlan plan_mailboxes(const ListInput& in) {
     }
     return false;
   });
+  plan_subscriptions(in, plan);
   return plan;
 }
 

@@ -1,9 +1,11 @@
-// The reconciler: rules 1–9 of reconcile.hpp. Pure: no I/O, no clock, no logging.
+// The reconciler: rules 1–10 of reconcile.hpp. Pure: no I/O, no clock, no logging.
 
 #include <twinbox/sync/reconcile.hpp>
 
 #include <algorithm>
+#include <map>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <tuple>
 #include <unordered_set>
@@ -69,6 +71,52 @@ std::vector<std::pair<std::size_t, std::size_t>> match_by_content(
   return out;
 }
 
+/// Rule 10's matcher, stricter than match_by_content(): per content key (Message-ID + size +
+/// INTERNALDATE), a group pairs when it holds exactly one member on each side (and their hashes,
+/// when both known, agree), or when every member on both sides has a hash: then members pair by
+/// hash, each hash appearing once on each side. Anything else (duplicates without hashes) stays
+/// unpaired: the caller falls back to expunge + copy, which is slower but never mis-pairs.
+std::vector<std::pair<std::size_t, std::size_t>> match_exactly(
+    const std::vector<const MessageIdentity*>& a, const std::vector<const MessageIdentity*>& b) {
+  using Key = std::tuple<std::string_view, std::uint64_t, std::int64_t>;
+  std::map<Key, PerSide<std::vector<std::size_t>>> groups;
+  auto add = [&groups](const std::vector<const MessageIdentity*>& v, Side s) {
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      if (!has_content_key(*v[i])) continue;
+      groups[Key{v[i]->message_id, v[i]->size, v[i]->internaldate}][s].push_back(i);
+    }
+  };
+  add(a, Side::Local);
+  add(b, Side::Remote);
+  std::vector<std::pair<std::size_t, std::size_t>> out;
+  for (const auto& [key, g] : groups) {
+    const auto& ga = g[Side::Local];
+    const auto& gb = g[Side::Remote];
+    if (ga.empty() || gb.empty()) continue;
+    if (ga.size() == 1 && gb.size() == 1) {
+      if (same_content(*a[ga[0]], *b[gb[0]])) out.emplace_back(ga[0], gb[0]);
+      continue;
+    }
+    auto hashed = [](const std::vector<const MessageIdentity*>& v, const std::vector<std::size_t>& idx) {
+      return std::all_of(idx.begin(), idx.end(), [&v](std::size_t i) { return !v[i]->sha256.empty(); });
+    };
+    if (!hashed(a, ga) || !hashed(b, gb)) continue;
+    auto count = [](const std::vector<const MessageIdentity*>& v, const std::vector<std::size_t>& idx,
+                    const std::string& h) {
+      return std::count_if(idx.begin(), idx.end(), [&](std::size_t i) { return v[i]->sha256 == h; });
+    };
+    for (std::size_t i : ga) {
+      const std::string& h = a[i]->sha256;
+      if (count(a, ga, h) != 1 || count(b, gb, h) != 1) continue;
+      for (std::size_t j : gb) {
+        if (b[j]->sha256 == h) out.emplace_back(i, j);
+      }
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 FlagDelta flag_delta(const Flags& current, const Flags& target) {
   return FlagDelta{flags_difference(target, current), flags_difference(current, target)};
 }
@@ -79,10 +127,12 @@ class Reconciler {
 
   Plan run() {
     index_deltas();
+    for (Side s : kBothSides) repair_renumbered(s);
     std::vector<const StoredPair*> halves_local;
     std::vector<const StoredPair*> halves_remote;
     PerSide<std::vector<const StoredPair*>*> halves{{&halves_local, &halves_remote}};
     for (const StoredPair& p : in_.stored.pairs) {
+      if (renumbered_.count(&p) != 0) continue;
       const bool live_l = live(p, Side::Local);
       const bool live_r = live(p, Side::Remote);
       if (live_l && live_r) {
@@ -173,6 +223,55 @@ class Reconciler {
     if (!same_flags(result, p.base)) plan_.actions.emplace_back(UpdateBase{p.uid, result});
   }
 
+  /// Re-pairs a matched couple whose uid[s] is not trustworthy (rules 6 and 10): the pair
+  /// (m on s, p's twin on t) replaces p. S's removals are ignored, its additions kept, so no
+  /// flag is lost: result = cur[t] ∪ cur[s].
+  void repair(Side s, const StoredPair& p, const NewMessage& m) {
+    const Side t = other(s);
+    PerSide<Uid> uid;
+    uid[s] = m.uid;
+    uid[t] = p.uid[t];
+    PerSide<Flags> cur;
+    cur[t] = current(p, t);
+    cur[s] = clean(in_.policy, m.flags);
+    const Flags result = flags_union(cur[t], cur[s]);
+    plan_.actions.emplace_back(RecordPair{uid, result, p.identity});
+    for (Side x : kBothSides) store(x, uid[x], cur[x], result);
+  }
+
+  /// Drops the new messages on `s` marked in `used` from fresh_[s].
+  void drop_fresh(Side s, const std::vector<bool>& used) {
+    std::vector<const NewMessage*> rest;
+    for (std::size_t i = 0; i < fresh_[s].size(); ++i) {
+      if (!used[i]) rest.push_back(fresh_[s][i]);
+    }
+    fresh_[s] = std::move(rest);
+  }
+
+  // Rule 10: pairs vanished on s only, against the new messages on s with the same content.
+  void repair_renumbered(Side s) {
+    const Side t = other(s);
+    std::vector<const StoredPair*> gone;
+    for (const StoredPair& p : in_.stored.pairs) {
+      if (live(p, s) && live(p, t) && vanished_[s].count(p.uid[s].value) != 0 &&
+          vanished_[t].count(p.uid[t].value) == 0) {
+        gone.push_back(&p);
+      }
+    }
+    if (gone.empty() || fresh_[s].empty()) return;
+    std::vector<const MessageIdentity*> ga;
+    std::vector<const MessageIdentity*> fb;
+    for (const StoredPair* p : gone) ga.push_back(&p->identity);
+    for (const NewMessage* m : fresh_[s]) fb.push_back(&m->identity);
+    std::vector<bool> used(fresh_[s].size(), false);
+    for (auto [gi, fi] : match_exactly(ga, fb)) {
+      repair(s, *gone[gi], *fresh_[s][fi]);
+      renumbered_.insert(gone[gi]);
+      used[fi] = true;
+    }
+    drop_fresh(s, used);
+  }
+
   // Rule 6: half pairs whose uid[s] is void, against the new messages on s.
   void repair_halves(Side s, const std::vector<const StoredPair*>& halves_in) {
     if (halves_in.empty()) return;
@@ -188,20 +287,9 @@ class Reconciler {
     std::vector<bool> half_done(halves.size(), false);
     std::vector<bool> fresh_used(fresh_[s].size(), false);
     for (auto [hi, fi] : match_by_content(ha, fb)) {
-      const StoredPair& p = *halves[hi];
-      const NewMessage& m = *fresh_[s][fi];
       half_done[hi] = true;
       fresh_used[fi] = true;
-      PerSide<Uid> uid;
-      uid[s] = m.uid;
-      uid[t] = p.uid[t];
-      PerSide<Flags> cur;
-      cur[t] = current(p, t);
-      cur[s] = clean(in_.policy, m.flags);
-      // S has no trustworthy base: its removals are ignored, its additions kept.
-      const Flags result = flags_union(cur[t], cur[s]);
-      plan_.actions.emplace_back(RecordPair{uid, result, p.identity});
-      for (Side x : kBothSides) store(x, uid[x], cur[x], result);
+      repair(s, *halves[hi], *fresh_[s][fi]);  // S has no trustworthy base
     }
     for (std::size_t i = 0; i < halves.size(); ++i) {
       if (half_done[i]) continue;
@@ -209,11 +297,7 @@ class Reconciler {
       // Never delete on T because S lost its UIDs: bring T's message back to S.
       plan_.actions.emplace_back(Copy{t, p.uid[t], current(p, t), p.identity});
     }
-    std::vector<const NewMessage*> rest;
-    for (std::size_t i = 0; i < fresh_[s].size(); ++i) {
-      if (!fresh_used[i]) rest.push_back(fresh_[s][i]);
-    }
-    fresh_[s] = std::move(rest);
+    drop_fresh(s, fresh_used);
   }
 
   // Rules 4 and 5.
@@ -280,6 +364,7 @@ class Reconciler {
   PerSide<UidSet> vanished_;
   PerSide<std::unordered_map<std::uint32_t, const Flags*>> current_;
   PerSide<std::vector<const NewMessage*>> fresh_;
+  std::unordered_set<const StoredPair*> renumbered_;  ///< re-paired by rule 10
 };
 
 }  // namespace

@@ -298,23 +298,43 @@ TEST_CASE("UIDs renumbered without a UIDVALIDITY change: content intact on both 
                                             << r->total[Side::Local].copied);
 }
 
-// NOT DONE (sync engine, reported by `hardening`): UIDs renumbered without a UIDVALIDITY change
-// are not recognised by content: the engine expunges every twin on the other side and copies
-// the same messages again (4 expunged + 4 copied here). The end state is right, but mail is
-// deleted on one side before it is re-uploaded, and with 10 or more messages the deletion
-// guard stops the mailbox for good. Enable when vanished pairs are re-matched by content
-// against new messages of the same mailbox before any expunge.
-TEST_CASE("UIDs renumbered without a UIDVALIDITY change are re-paired, not expunged" *
-          doctest::skip()) {
+// UIDs renumbered without a UIDVALIDITY change (issue 10): the vanished pairs are matched by
+// content against the new messages of the same mailbox before anything is expunged
+// (reconcile.hpp rule 10), so nothing is deleted and copied again, and 12 messages (above
+// the deletion guard's minimum of 10) do not trip the guard.
+TEST_CASE("UIDs renumbered without a UIDVALIDITY change are re-paired, not expunged") {
   Pair p;
-  for (int i = 0; i < 4; ++i) p.R.append("INBOX", body_of("k" + std::to_string(i)), {}, kDate);
+  const std::vector<std::string> flags[3] = {{}, {"\\Seen"}, {"$Work"}};
+  constexpr int kCount = 12;
+  for (int i = 0; i < kCount; ++i) {
+    p.R.append("INBOX", body_of("k" + std::to_string(i)), flags[i % 3], kDate);
+  }
   run_ok(p.options);
+  auto uv = p.R.status("INBOX").uid_validity;
   std::vector<Uid> old;
   for (const auto& m : p.R.messages("INBOX")) old.push_back(m.uid);
   p.R.expunge("INBOX", old);
-  for (int i = 0; i < 4; ++i) p.R.append("INBOX", body_of("k" + std::to_string(i)), {}, kDate);
-  auto r = run_ok(p.options);
-  CHECK(r.total[Side::Local].expunged == 0);
-  CHECK(r.total[Side::Local].copied == 0);
+  for (int i = 0; i < kCount; ++i) {
+    p.R.append("INBOX", body_of("k" + std::to_string(i)), flags[i % 3], kDate);
+  }
+  REQUIRE(p.R.status("INBOX").uid_validity == uv);
+  // Meanwhile a flag change on the local side: it must reach the renumbered twin.
+  auto local = p.L.messages("INBOX");
+  REQUIRE(local.size() == static_cast<std::size_t>(kCount));
+  p.L.store("INBOX", local[0].uid, StoreMode::Add, {"\\Flagged"});
+  std::string log;
+  auto r = run(p.options, &log);
+  REQUIRE_MESSAGE(r.has_value(), r.error().message << "\n" << log);
+  INFO(log << describe(*r));
+  CHECK_FALSE(r->partial());
+  for (Side s : kBothSides) {
+    CHECK(r->total[s].expunged == 0);
+    CHECK(r->total[s].copied == 0);
+  }
+  CHECK(count_in(p.L, "INBOX") == static_cast<std::size_t>(kCount));
+  CHECK(count_in(p.R, "INBOX") == static_cast<std::size_t>(kCount));
   CHECK(same_mail(p.L, p.R));
+  // Converged: the next run changes nothing.
+  auto again = run_ok(p.options);
+  CHECK_FALSE(again.changed());
 }

@@ -2,7 +2,14 @@
 // every sync rule of DESIGN.md "Sync rules" that Dovecot can exercise.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <chrono>
 #include <filesystem>
+#include <set>
+#include <tuple>
+
+#include <twinbox/state/store.hpp>
+#include <twinbox/sync/mailboxes.hpp>
 
 #include "support/sync_fixture.hpp"
 
@@ -21,13 +28,61 @@ struct Pair {
   Account R{*remote};
 };
 
-/// A second run right after a sync: nothing to do, and after login only LIST (+ NAMESPACE)
-/// per side.
+/// A second run right after a sync: nothing to do, and after login exactly one LIST per side
+/// (the namespace is cached in the state).
 void check_noop(const sync::EngineOptions& o) {
   auto r = run_ok(o);
   CHECK_MESSAGE(!r.changed(), describe(r));
   CHECK(r.mailboxes_skipped_unchanged == r.mailboxes_checked);
-  for (Side s : kBothSides) CHECK_MESSAGE(r.commands[s] <= 2, describe(r));  // LIST, NAMESPACE
+  for (Side s : kBothSides) CHECK_MESSAGE(r.commands[s] == 1, describe(r));
+}
+
+const sync::Namespace kSlash{"", '/'};
+const sync::Namespace kCourier{"INBOX.", '.'};
+
+/// Every message of an account with its mailbox as a '/'-joined canonical name, sorted: the
+/// two sides of a sync between different namespaces compare equal in this form.
+std::vector<MessageView> canonical_all(Account& a, const sync::Namespace& ns) {
+  auto all = a.all();
+  for (auto& m : all) {
+    auto mapped = sync::map_name(m.mailbox, ns, kSlash);
+    REQUIRE_MESSAGE(mapped.has_value(), m.mailbox);
+    m.mailbox = *mapped;
+  }
+  std::sort(all.begin(), all.end(), [](const MessageView& x, const MessageView& y) {
+    return std::tie(x.mailbox, x.hash, x.flags, x.internaldate) <
+           std::tie(y.mailbox, y.hash, y.flags, y.internaldate);
+  });
+  return all;
+}
+
+bool same_canonical_mail(Account& a, const sync::Namespace& na, Account& b,
+                         const sync::Namespace& nb) {
+  auto x = canonical_all(a, na);
+  auto y = canonical_all(b, nb);
+  bool equal = x.size() == y.size() &&
+               std::equal(x.begin(), x.end(), y.begin(),
+                          [](const MessageView& p, const MessageView& q) { return p.same(q); });
+  std::string diff;
+  for (const auto& m : x) diff += "  a: " + m.describe() + "\n";
+  for (const auto& m : y) diff += "  b: " + m.describe() + "\n";
+  CHECK_MESSAGE(equal, diff);
+  return equal;
+}
+
+bool has(const std::vector<std::string>& v, const std::string& x) {
+  return std::find(v.begin(), v.end(), x) != v.end();
+}
+
+std::set<std::string> subscriptions(Account& a) {
+  client::ListOptions o;
+  o.subscribed_only = true;
+  o.return_special_use = false;
+  auto r = a.session().wait(a.session().list(o), net::deadline_in(std::chrono::seconds(10)));
+  REQUIRE_MESSAGE(r.has_value(), r.error().message);
+  std::set<std::string> out;
+  for (const auto& e : *r) out.insert(e.name);
+  return out;
 }
 
 }  // namespace
@@ -215,4 +270,135 @@ TEST_CASE("dry run changes nothing and writes no state") {
   CHECK(after_r.size() == before_r.size());
   auto lm = p.L.mailboxes();
   CHECK(std::find(lm.begin(), lm.end(), "OnlyRemote") == lm.end());
+}
+
+// Issue 5 "translate names between different delimiters and namespace prefixes": Dovecot with
+// '/' and no prefix against Dovecot with a Courier-style personal namespace ("INBOX." prefix,
+// '.' separator), nested mailboxes both ways, special-use pairs, subscriptions across names.
+TEST_CASE("different delimiters: '/' Dovecot and a Courier-style 'INBOX.' Dovecot") {
+  auto slash = TestServer::dovecot();
+  auto courier = TestServer::dovecot_courier();
+  TempDir dir;
+  auto o = engine_options(*slash, *courier, dir.file("state.db"));
+  Account L(*slash);
+  Account R(*courier);
+  REQUIRE(has(R.mailboxes(), "INBOX.Sent"));  // the instance really is Courier-style
+  L.create("Lists/dev");
+  L.append("Lists/dev", make_message("dev1"), {"\\Seen"});
+  L.append("Sent", make_message("sent-local"), {"\\Seen"});
+  auto& ls = L.session();
+  REQUIRE(ls.wait(ls.subscribe("Lists/dev"), net::deadline_in(std::chrono::seconds(10))));
+  R.create("INBOX.Receipts");
+  R.create("INBOX.Receipts.2026");
+  R.append("INBOX.Receipts.2026", make_message("r1"), {"$Paid"});
+  R.append("INBOX.Sent", make_message("sent-remote"));
+  R.append("INBOX", make_message("in1"));
+
+  std::string log;
+  auto r = run(o, &log);
+  REQUIRE_MESSAGE(r.has_value(), r.error().message << "\n" << log);
+  INFO(log << describe(*r));
+  CHECK_FALSE(r->partial());
+  CHECK(total_copied(*r) == 5);
+  auto rm = R.mailboxes();
+  CHECK(has(rm, "INBOX.Lists.dev"));
+  CHECK_FALSE(has(rm, "INBOX.Lists/dev"));
+  CHECK_FALSE(has(rm, "Sent"));  // paired with INBOX.Sent, not created beside it
+  auto lm = L.mailboxes();
+  CHECK(has(lm, "Receipts/2026"));
+  CHECK_FALSE(has(lm, "INBOX.Receipts.2026"));
+  CHECK(R.find("INBOX.Sent", "sent-local"));
+  CHECK(L.find("Sent", "sent-remote"));
+  CHECK(same_canonical_mail(L, kSlash, R, kCourier));
+  CHECK(subscriptions(R).count("INBOX.Lists.dev") == 1);
+
+  // Changes inside the translated mailboxes go both ways; then a no-op.
+  L.expunge("Lists/dev", {*L.find("Lists/dev", "dev1")});
+  R.store("INBOX.Receipts.2026", *R.find("INBOX.Receipts.2026", "r1"), StoreMode::Add,
+          {"\\Flagged"});
+  auto r2 = run_ok(o);
+  INFO(describe(r2));
+  CHECK(total_expunged(r2) == 1);
+  CHECK(same_canonical_mail(L, kSlash, R, kCourier));
+  check_noop(o);
+}
+
+// The embedded server ('/', special-use "Sent Items") against the Courier-style Dovecot: the
+// \Sent mailboxes pair by role across both a name and a namespace difference, and a name the
+// '.' side cannot represent is refused with a clear error while everything else syncs.
+TEST_CASE("different delimiters: unrepresentable names refused, special-use paired by role") {
+  auto emb = TestServer::embedded();
+  auto courier = TestServer::dovecot_courier();
+  REQUIRE(emb->embedded_server()->create_mailbox("alice", "Sent Items", {"\\Sent"}));
+  TempDir dir;
+  auto o = engine_options(*emb, *courier, dir.file("state.db"));
+  Account L(*emb);
+  Account R(*courier);
+  L.create("v1.2");  // a '.' inside a component: no name for it on the '.' side
+  L.append("v1.2", make_message("unrepresentable"));
+  L.create("Projects/2026");
+  L.append("Projects/2026", make_message("p1"));
+  L.append("Sent Items", make_message("sent-l"), {"\\Seen"});
+  R.append("INBOX.Sent", make_message("sent-r"), {"\\Seen"});
+
+  std::string log;
+  auto r = run(o, &log);
+  REQUIRE_MESSAGE(r.has_value(), r.error().message << "\n" << log);
+  INFO(log << describe(*r));
+  CHECK(r->partial());
+  bool named = false;
+  for (const auto& p : r->problems) {
+    if (p.message.find("v1.2") != std::string::npos &&
+        p.message.find("delimiter") != std::string::npos) {
+      named = true;
+    }
+  }
+  CHECK_MESSAGE(named, "no problem names the refused mailbox and why");
+  auto rm = R.mailboxes();
+  CHECK(has(rm, "INBOX.Projects.2026"));
+  CHECK_FALSE(has(rm, "INBOX.Sent Items"));
+  for (const auto& name : rm) CHECK(name.find("v1") == std::string::npos);
+  CHECK(R.find("INBOX.Sent", "sent-l"));
+  CHECK(L.find("Sent Items", "sent-r"));
+  CHECK(R.find("INBOX.Projects.2026", "p1"));
+
+  // The refusal repeats each run (the user must rename or exclude it); nothing else happens.
+  auto again = run(o, &log);
+  REQUIRE(again.has_value());
+  CHECK_FALSE(again->changed());
+  CHECK(again->partial());
+  // Excluding it ends the complaint.
+  o.list.exclude.push_back("v1.2");
+  auto clean = run_ok(o);
+  CHECK_FALSE(clean.partial());
+}
+
+// The personal namespace is cached in the state so that a no-op sends one LIST per side; a
+// cached value that the LIST contradicts is asked again, and nothing is created from it.
+TEST_CASE("a stale cached namespace is asked again, not trusted") {
+  Pair p;
+  p.L.create("Lists/dev");
+  p.L.append("Lists/dev", make_message("n1"));
+  run_ok(p.options);
+  check_noop(p.options);
+  {
+    auto st = state::StateStore::open(p.options.state_path);
+    REQUIRE_MESSAGE(st.has_value(), st.error().message);
+    auto v = st->meta("namespace.local");
+    REQUIRE(v.has_value());
+    REQUIRE(v->has_value());
+    std::string value = **v;
+    auto nl = value.rfind('\n');
+    REQUIRE(nl != std::string::npos);
+    REQUIRE(st->set_meta("namespace.local", value.substr(0, nl + 1) + ".INBOX."));
+  }
+  auto r = run_ok(p.options);
+  INFO(describe(r));
+  CHECK_FALSE(r.changed());
+  CHECK_FALSE(r.partial());
+  CHECK(r.commands[Side::Local] == 2);  // LIST, then NAMESPACE
+  CHECK(r.commands[Side::Remote] == 1);
+  CHECK_FALSE(has(p.R.mailboxes(), "INBOX/Lists/dev"));
+  CHECK(same_mail(p.L, p.R));
+  check_noop(p.options);
 }

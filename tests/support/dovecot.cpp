@@ -259,7 +259,8 @@ Result<DovecotInstance> DovecotInstance::start(const DovecotOptions& options) {
   auto run = run_command({dovecot_script(), "start", inst.dir_, "--users", users_file,
                           "--special-use", options.create_special_use ? "create" : "no",
                           "--timeout", std::to_string(options.timeout_seconds), "--cert",
-                          options.certificate},
+                          options.certificate, "--namespace",
+                          options.courier_namespace ? "courier" : "slash"},
                          std::chrono::seconds(options.timeout_seconds * 3 + 10));
   if (!run) {
     return run.error();

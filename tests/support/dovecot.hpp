@@ -40,6 +40,9 @@ struct DovecotOptions {
   /// The certificate Dovecot presents, by its name in scripts/make-test-ca.sh: server (valid
   /// for localhost and 127.0.0.1), wronghost, expired, selfsigned, untrusted.
   std::string certificate = "server";
+  /// true: a Courier-style personal namespace, prefix "INBOX." and separator '.' (mailboxes
+  /// are INBOX, INBOX.Sent, INBOX.Lists.dev …); false: no prefix, separator '/'.
+  bool courier_namespace = false;
   /// Bound on starting (ports accepting) and stopping, in seconds.
   int timeout_seconds = 20;
 };

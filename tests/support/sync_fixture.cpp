@@ -45,22 +45,37 @@ namespace {
 constexpr int kDovecotAccounts = 200;
 }
 
-std::unique_ptr<TestServer> TestServer::dovecot() {
-  static std::optional<DovecotInstance> shared;
-  static int next = 0;
-  if (!shared) {
+namespace {
+
+/// Fresh accounts on shared private Dovecot instances, one per namespace style.
+std::pair<DovecotInstance*, std::string> next_dovecot_account(bool courier) {
+  static std::optional<DovecotInstance> shared[2];
+  static int next[2] = {0, 0};
+  const int k = courier ? 1 : 0;
+  if (!shared[k]) {
     DovecotOptions o;
     o.users.clear();
     for (int i = 1; i <= kDovecotAccounts; ++i) o.users.push_back({"u" + std::to_string(i), "secret"});
+    o.courier_namespace = courier;
     auto dc = DovecotInstance::start(o);
     REQUIRE_MESSAGE(dc.has_value(), (dc ? std::string() : dc.error().message));
-    shared.emplace(std::move(*dc));
+    shared[k].emplace(std::move(*dc));
   }
-  REQUIRE_MESSAGE(next < kDovecotAccounts, "out of Dovecot test accounts");
+  REQUIRE_MESSAGE(next[k] < kDovecotAccounts, "out of Dovecot test accounts");
+  return {&*shared[k], "u" + std::to_string(++next[k])};
+}
+
+}  // namespace
+
+std::unique_ptr<TestServer> TestServer::dovecot() { return dovecot_account(false); }
+std::unique_ptr<TestServer> TestServer::dovecot_courier() { return dovecot_account(true); }
+
+std::unique_ptr<TestServer> TestServer::dovecot_account(bool courier) {
+  auto [instance, user] = next_dovecot_account(courier);
   std::unique_ptr<TestServer> s(new TestServer());
-  s->dovecot_ = &*shared;
-  s->user_ = "u" + std::to_string(++next);
-  s->port_ = shared->imap_port();
+  s->dovecot_ = instance;
+  s->user_ = user;
+  s->port_ = instance->imap_port();
   return s;
 }
 

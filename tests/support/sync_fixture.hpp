@@ -46,6 +46,9 @@ class TestServer {
   /// (started at first use with many accounts: starting Dovecot takes seconds, an account
   /// nothing). REQUIREs that it starts.
   static std::unique_ptr<TestServer> dovecot();
+  /// The same on a second shared instance whose personal namespace is Courier-style: prefix
+  /// "INBOX.", separator '.' (DovecotOptions::courier_namespace).
+  static std::unique_ptr<TestServer> dovecot_courier();
   /// An embedded server on an ephemeral port, served by a thread of this process. `options`
   /// port/users are overridden; test controls are enabled.
   static std::unique_ptr<TestServer> embedded(server::Options options = {});
@@ -64,6 +67,7 @@ class TestServer {
 
  private:
   TestServer() = default;
+  static std::unique_ptr<TestServer> dovecot_account(bool courier);
   DovecotInstance* dovecot_ = nullptr;
   std::string user_ = "alice";
   std::unique_ptr<server::Server> server_;

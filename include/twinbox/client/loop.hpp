@@ -22,8 +22,11 @@ class Loop {
   void remove(Session& session);
   [[nodiscard]] const std::vector<Session*>& sessions() const { return sessions_; }
 
-  /// One round: waits until a session can progress or the deadline passes, then processes
-  /// every ready session. Returns the first session error (its message names the session).
+  /// One round: processes every session without waiting; only when that moved nothing (no
+  /// byte written or read, no response dispatched) does it poll until a session can progress
+  /// or the deadline passes, then processes the ready ones. So an answer read in the first
+  /// pass returns at once instead of polling for input that will never come. Errc::Timeout
+  /// when the poll reached the deadline; else the first session error (naming the session).
   Status pump(Deadline deadline);
   /// Rounds until done() is true: Errc::Timeout at the deadline, or a session's error.
   Status run_until(const std::function<bool()>& done, Deadline deadline);

@@ -153,6 +153,9 @@ class Session {
   [[nodiscard]] int fd() const;
   [[nodiscard]] short poll_events() const;
   [[nodiscard]] bool ready_without_poll() const;
+  /// Grows whenever on_ready() wrote bytes, read bytes or dispatched a response. A poll loop
+  /// compares it around on_ready() to know whether a round moved without waiting.
+  [[nodiscard]] std::uint64_t progress() const;
 
   // ---- Typed operations (pipelined; each returns at once) ---------------------------------
 

@@ -17,6 +17,16 @@
 ///   RENAME on the other side. Otherwise it was deleted: the deletion is propagated only when
 ///   the policy allows it and the other side holds nothing the deleted side had not seen
 ///   (same UIDNEXT and MESSAGES as stored); else it is reported and the pair is skipped.
+/// - Subscriptions merge three-way like one flag (merge_subscription()): the state keeps the
+///   subscription both sides last agreed on per pair; a side that differs from it changed, and
+///   its change goes to the other side (SUBSCRIBE / UNSUBSCRIBE). Two booleans that differ
+///   cannot both differ from a base, so a real conflict exists only without a base (a pair
+///   formed this run from two existing mailboxes): then subscribed wins (nothing disappears
+///   from a mail client's folder list because of a sync). A mailbox created by the sync gets
+///   its source's subscription. A rename re-applies the pair's subscription to the new name
+///   (servers differ on whether RENAME carries it). State files written before subscriptions
+///   were merged hold 0 for every pair: with a base of 0 the merge can only subscribe, exactly
+///   what "subscribed wins" gives without a base, so no schema migration is needed.
 
 #include <optional>
 #include <string>
@@ -90,12 +100,26 @@ struct DeleteMailbox {
   bool operator==(const DeleteMailbox&) const = default;
 };
 
+/// SUBSCRIBE (subscribe = true) or UNSUBSCRIBE `name` on `side`, to carry out the merged
+/// subscription of a pair.
+struct SubscriptionChange {
+  Side side = Side::Local;
+  std::string name;  ///< wire name there
+  bool subscribe = true;
+  bool operator==(const SubscriptionChange&) const = default;
+};
+
 /// A mailbox pair to sync this run.
 struct PairToSync {
   state::MailboxPairId pair = 0;  ///< 0 = new pair (created by the engine)
   PerSide<std::string> name;
   std::string special_use;
   PerSide<std::optional<MailboxEntry>> entry;  ///< nullopt when to be created this run
+  /// The merged subscription: the new base once `subscriptions` were carried out.
+  bool subscribed = false;
+  /// Whether the stored base differs from `subscribed` (a state write is due).
+  bool subscription_base_changed = false;
+  std::vector<SubscriptionChange> subscriptions;  ///< commands that bring both sides to it
   bool operator==(const PairToSync&) const = default;
 };
 
@@ -122,6 +146,10 @@ struct ListInput {
   /// Stored message-pair counts by pair id (for the deletion safety check).
   std::vector<std::pair<state::MailboxPairId, std::size_t>> pair_counts;
 };
+
+/// Three-way merge of one pair's subscription. `base` is the state both sides last agreed
+/// on, nullopt when there is none. Without a base and with different sides, subscribed wins.
+bool merge_subscription(std::optional<bool> base, bool local, bool remote);
 
 /// Pairs the mailboxes of both sides (see the decisions above). Deterministic.
 MailboxListPlan plan_mailboxes(const ListInput& in);

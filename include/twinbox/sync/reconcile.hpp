@@ -7,7 +7,7 @@
 /// Rules, per stored pair P = (uid[L], uid[R], base) and side S with other side T:
 ///  1. P vanished on S and on T                -> ForgetPair.
 ///  2. P vanished on S only                    -> Expunge uid[T] on T (expunge beats any
-///     concurrent flag change on T). mark_only when T lacks UIDPLUS.
+///     concurrent flag change on T). mark_only when T lacks UIDPLUS. Unless rule 10 applies.
 ///  3. P alive on both                         -> cur[S] = reported flags or base;
 ///     result = merge_flags(base, cur[L], cur[R]); StoreFlags(S, +(result−cur[S]),
 ///     −(cur[S]−result)) for each side that differs; UpdateBase when result ≠ base.
@@ -39,6 +39,17 @@
 ///  9. `sync_deleted_flag` off: `\Deleted` is removed from every flag set before merging, so it
 ///     is neither propagated nor part of the base (PROTOCOL.md §4.6: Gmail auto-expunges on
 ///     \Deleted). Expunges are still propagated.
+/// 10. UIDs renumbered without a UIDVALIDITY change (a server that rebuilt its index, a
+///     mailbox restored from backup, issue 10): P vanished on S only while a new message on S
+///     has P's content -> RecordPair(new uid on S, uid[T]) with flags as in rule 6 (S's
+///     removals ignored, so no flag is lost), instead of Expunge on T + Copy S -> T. Nothing is
+///     deleted and the deletion guard is not involved. Matched before rule 2, stricter than
+///     rule 5 because the fallback is safe: per content key exactly one vanished pair and one
+///     new message, or, when several share the key, only by hashes known on every member
+///     (each hash once per side). Anything else is left to rules 2 and 4 (expunge + copy: the
+///     end state is right, never a wrong pairing). A pair vanished on both sides is not
+///     matched (rule 1, then the new message is copied to T: that undoes T's expunge, but
+///     never loses mail).
 ///
 /// Moves across mailboxes (PROTOCOL.md §4.8) are found one level up by match_moves(), which
 /// sees every mailbox pair's input of one pass before any is reconciled.

@@ -292,3 +292,111 @@ TEST_CASE("plan_mailboxes is deterministic") {
   CHECK(p1.creates == p2.creates);
   CHECK(p1.pairs == p2.pairs);
 }
+
+TEST_CASE("merge_subscription: three-way like a flag; without a base subscribed wins") {
+  struct Row {
+    std::optional<bool> base;
+    bool local, remote, expect;
+  };
+  // clang-format off
+  const Row rows[] = {
+    {false, false, false, false},  // unchanged
+    {true,  true,  true,  true},   // unchanged
+    {false, true,  false, true},   // subscribed on the local side
+    {false, false, true,  true},   // subscribed on the remote side
+    {true,  false, true,  false},  // unsubscribed on the local side
+    {true,  true,  false, false},  // unsubscribed on the remote side
+    {false, true,  true,  true},   // both subscribed: the same change
+    {true,  false, false, false},  // both unsubscribed: the same change
+    {std::nullopt, true,  false, true},   // no base, conflict: subscribed wins
+    {std::nullopt, false, true,  true},
+    {std::nullopt, false, false, false},
+    {std::nullopt, true,  true,  true},
+  };
+  // clang-format on
+  for (const Row& r : rows) {
+    CAPTURE(r.base.has_value());
+    CAPTURE(r.base.value_or(false));
+    CAPTURE(r.local);
+    CAPTURE(r.remote);
+    CHECK(merge_subscription(r.base, r.local, r.remote) == r.expect);
+    CHECK(merge_subscription(r.base, r.remote, r.local) == r.expect);  // symmetric
+  }
+}
+
+namespace {
+
+MailboxEntry sub(MailboxEntry e, bool subscribed = true) {
+  e.subscribed = subscribed;
+  return e;
+}
+
+}  // namespace
+
+TEST_CASE("plan_mailboxes: a subscription change on one side goes to the other") {
+  auto in = input({sub(entry("INBOX")), sub(entry("News")), sub(entry("Old"), false)},
+                  {sub(entry("INBOX")), sub(entry("News"), false), sub(entry("Old"), false)});
+  in.stored.push_back(stored(1, "INBOX", "INBOX"));
+  in.stored.push_back(stored(2, "News", "News"));
+  in.stored.push_back(stored(3, "Old", "Old"));
+  in.stored[0].subscribed = true;   // INBOX: unchanged, subscribed on both
+  in.stored[1].subscribed = false;  // News: subscribed on the local side since
+  in.stored[2].subscribed = true;   // Old: unsubscribed on both sides since
+  auto plan = plan_mailboxes(in);
+  const PairToSync* inbox = find_pair(plan, "INBOX");
+  const PairToSync* news = find_pair(plan, "News");
+  const PairToSync* old = find_pair(plan, "Old");
+  REQUIRE((inbox && news && old));
+  CHECK(inbox->subscriptions.empty());
+  CHECK_FALSE(inbox->subscription_base_changed);
+  CHECK(news->subscribed);
+  CHECK(news->subscriptions == std::vector<SubscriptionChange>{{Side::Remote, "News", true}});
+  CHECK(news->subscription_base_changed);
+  CHECK_FALSE(old->subscribed);
+  CHECK(old->subscriptions.empty());
+  CHECK(old->subscription_base_changed);  // both sides agree on a new value: record it
+
+  // Unsubscribed on the remote side: UNSUBSCRIBE on the local side.
+  auto in2 = input({sub(entry("News"))}, {sub(entry("News"), false)});
+  in2.stored.push_back(stored(2, "News", "News"));
+  in2.stored[0].subscribed = true;
+  auto plan2 = plan_mailboxes(in2);
+  REQUIRE(plan2.pairs.size() == 1);
+  CHECK_FALSE(plan2.pairs[0].subscribed);
+  CHECK(plan2.pairs[0].subscriptions ==
+        std::vector<SubscriptionChange>{{Side::Local, "News", false}});
+}
+
+TEST_CASE("plan_mailboxes: new pairs take their source's subscription; conflicts subscribe") {
+  auto in = input({sub(entry("Created")), sub(entry("Quiet"), false), sub(entry("Both"))},
+                  {sub(entry("Both"), false)});
+  in.ns[Side::Remote] = kDot;
+  in.entries[Side::Remote][0].name = "INBOX.Both";
+  auto plan = plan_mailboxes(in);
+  const PairToSync* created = find_pair(plan, "Created");
+  const PairToSync* quiet = find_pair(plan, "Quiet");
+  const PairToSync* both = find_pair(plan, "Both");
+  REQUIRE((created && quiet && both));
+  // Created on the remote side (a '.' namespace) and subscribed there like its source.
+  CHECK(created->subscribed);
+  CHECK(created->subscriptions ==
+        std::vector<SubscriptionChange>{{Side::Remote, "INBOX.Created", true}});
+  CHECK_FALSE(quiet->subscribed);
+  CHECK(quiet->subscriptions.empty());
+  // Existing on both sides with no stored pair: no base, the sides differ, subscribed wins.
+  CHECK(both->subscribed);
+  CHECK(both->subscriptions == std::vector<SubscriptionChange>{{Side::Remote, "INBOX.Both", true}});
+}
+
+TEST_CASE("plan_mailboxes: a rename re-applies the subscription to the new name") {
+  auto in = input({sub(entry("Projects", 5))}, {sub(entry("Work", 9))});
+  auto sp = stored(1, "Projects", "Projects", 5, 9);
+  sp.subscribed = true;
+  in.stored.push_back(sp);
+  auto plan = plan_mailboxes(in);
+  REQUIRE(plan.renames.size() == 1);
+  REQUIRE(plan.pairs.size() == 1);
+  CHECK(plan.pairs[0].subscribed);
+  CHECK(plan.pairs[0].subscriptions ==
+        std::vector<SubscriptionChange>{{Side::Local, "Work", true}});
+}

@@ -108,13 +108,17 @@ MessageIdentity new_identity(Side s, const Row& row) {
 
 /// Side operations: "=" nothing, "none" no message, "x" expunge, "+F-S" flag edits,
 /// "new:SF" a new message, "uv:SF" UIDVALIDITY change with the message now having flags SF,
-/// "uv:" UIDVALIDITY change and the message is gone.
+/// "uv:" UIDVALIDITY change and the message is gone, "rn:SF" the message renumbered without a
+/// UIDVALIDITY change (expunged and back under a new UID, same content) with flags SF.
 void apply_op(SideBox& sb, Side s, std::string_view op, const Row& row) {
   if (op == "=" || op == "none") return;
   if (op == "x") {
     sb.msgs.erase(1);
   } else if (op.substr(0, 4) == "new:") {
     sb.append({letters(op.substr(4)), new_identity(s, row)});
+  } else if (op.substr(0, 3) == "rn:") {
+    sb.msgs.erase(1);
+    sb.append({letters(op.substr(3)), base_identity(row.no_mid)});
   } else if (op.substr(0, 3) == "uv:") {
     sb.msgs.clear();
     if (op.size() > 3) sb.msgs[1] = {letters(op.substr(3)), base_identity(row.no_mid)};
@@ -195,6 +199,14 @@ const Row kRows[] = {
   {"uidvalidity + expunge there",   "S",  "uv:S",  "x",     "copy from local [S]; forget"},
   {"uidvalidity on both sides",     "S",  "uv:S",  "uv:F",  "pair [FS]; store local +F; store remote +S"},
   {"uidvalidity, no Message-ID",    "S",  "uv:S",  "=",     "copy from local [S]; copy from remote [S]", false, true},
+  // UIDs renumbered, UIDVALIDITY unchanged (rule 10): re-pair by content, never expunge
+  {"renumbered: same flags",        "S",  "rn:S",  "=",     "pair [S]"},
+  {"renumbered: flags differ",      "S",  "rn:F",  "=",     "pair [FS]; store local +S; store remote +F"},
+  {"renumbered + flag added there", "S",  "rn:S",  "+F",    "pair [FS]; store local +F"},
+  {"renumbered, flag lost: kept",   "FS", "rn:S",  "=",     "pair [FS]; store local +F"},
+  {"renumbered + expunged there",   "S",  "rn:S",  "x",     "copy from local [S]; forget"},
+  {"renumbered on both sides",      "S",  "rn:S",  "rn:F",  "pair [FS]; store local +F; store remote +S; forget"},
+  {"renumbered, no Message-ID",     "S",  "rn:S",  "=",     "copy from local [S]; expunge remote", false, true},
 };
 // clang-format on
 
@@ -252,6 +264,89 @@ TEST_CASE("reconcile: several messages at once, converging in one pass") {
         "base [FS]; base []; expunge local; expunge remote");
   CHECK(sync_pass(w).empty());
   CHECK(contents(b, Side::Local, false) == contents(b, Side::Remote, false));
+}
+
+TEST_CASE("reconcile: a whole mailbox renumbered is re-paired, expunges nothing, no guard") {
+  World w;
+  Box& b = w.boxes[1];
+  for (Side s : kBothSides) w.caps[s].uidplus = true;
+  constexpr std::uint32_t kCount = 12;  // above the deletion guard's minimum
+  for (std::uint32_t i = 1; i <= kCount; ++i) {
+    MessageIdentity id{"<r" + std::to_string(i) + "@x>", 100 + i, 1000 + i, ""};
+    for (Side s : kBothSides) b.side[s].append({letters(i % 2 ? "S" : ""), id});
+    b.pairs.push_back({PerSide<Uid>{{Uid(i), Uid(i)}}, letters(i % 2 ? "S" : ""), id});
+  }
+  for (Side s : kBothSides) b.side[s].stored_uidnext = b.side[s].uidnext;
+  // The remote renumbers everything: same content and flags under UIDs 13..24.
+  SideBox& r = b.side[Side::Remote];
+  std::vector<Msg> keep;
+  for (auto& [uid, m] : r.msgs) keep.push_back(m);
+  r.msgs.clear();
+  for (auto& m : keep) r.append(m);
+  // And one flag change on the local side meanwhile.
+  b.side[Side::Local].msgs.at(2).flags = letters("F");
+
+  const ReconcileInput in = input_of(w, 1);
+  const Plan plan = reconcile(in);
+  INFO(plan);
+  std::size_t records = 0;
+  for (const Action& a : plan.actions) {
+    CHECK_FALSE(std::holds_alternative<Expunge>(a));
+    CHECK_FALSE(std::holds_alternative<Copy>(a));
+    CHECK_FALSE(std::holds_alternative<SkipMailbox>(a));
+    records += std::holds_alternative<RecordPair>(a) ? 1 : 0;
+  }
+  CHECK(records == kCount);
+  CHECK(plan_of(w.swapped()) == mirror(plan));
+  apply(b, in, plan);
+  CHECK(plan_of(w).empty());
+  CHECK(contents(b, Side::Local, false) == contents(b, Side::Remote, false));
+  CHECK(b.side[Side::Remote].msgs.at(14).flags == letters("F"));
+}
+
+TEST_CASE("reconcile: renumbered duplicates pair only by hash, else expunge + copy") {
+  // Two messages with the same Message-ID, size and date, renumbered on the local side.
+  auto make = [](bool hashed) {
+    World w;
+    Box& b = w.boxes[1];
+    for (Side s : kBothSides) w.caps[s].uidplus = true;
+    const char* hashes[] = {"aa", "bb"};
+    for (std::uint32_t i = 1; i <= 2; ++i) {
+      MessageIdentity id{"<dup@x>", 500, 1000, hashed ? hashes[i - 1] : ""};
+      Flags f = letters(i == 1 ? "S" : "F");
+      for (Side s : kBothSides) b.side[s].append({f, id});
+      b.pairs.push_back({PerSide<Uid>{{Uid(i), Uid(i)}}, f, id});
+    }
+    for (Side s : kBothSides) b.side[s].stored_uidnext = b.side[s].uidnext;
+    SideBox& l = b.side[Side::Local];
+    Msg first = l.msgs.at(1);
+    Msg second = l.msgs.at(2);
+    l.msgs.clear();
+    l.append(second);  // back in the other order: UID order alone would mis-pair them
+    l.append(first);
+    return w;
+  };
+  SUBCASE("without hashes: no pairing by UID order") {
+    World w = make(false);
+    const Plan plan = plan_of(w);
+    CHECK(brief(plan) == "copy from local [F]; copy from local [S]; expunge remote; expunge remote");
+    CHECK(sync_pass(w).size() == 1);
+    CHECK(sync_pass(w).empty());
+    CHECK(contents(w.boxes.at(1), Side::Local, false) ==
+          contents(w.boxes.at(1), Side::Remote, false));
+  }
+  SUBCASE("with hashes: each pairs with its own twin") {
+    World w = make(true);
+    const ReconcileInput in = input_of(w, 1);
+    const Plan plan = reconcile(in);
+    CHECK(brief(plan) == "pair [F]; pair [S]");
+    for (const Action& a : plan.actions) {
+      const auto& r = std::get<RecordPair>(a);
+      CHECK(r.uid[Side::Local] == Uid(r.uid[Side::Remote].value == 1 ? 4 : 3));
+    }
+    apply(w.boxes.at(1), in, plan);
+    CHECK(plan_of(w).empty());
+  }
 }
 
 TEST_CASE("reconcile: the deletion guard stops a mass expunge unless allowed") {
