@@ -76,7 +76,12 @@ class WatchRun {
           o,
           [this](std::string_view line) {
             std::lock_guard<std::mutex> lock(m_);
-            if (std::getenv("TWINBOX_WATCH_LOG")) std::fprintf(stderr, "%.*s\n", int(line.size()), line.data());
+            if (std::getenv("TWINBOX_WATCH_LOG")) {
+              // Same clock and format as TWINBOX_TEST_TRACE's protocol lines.
+              auto ms = std::chrono::duration_cast<milliseconds>(WatchClock::now().time_since_epoch()).count();
+              std::fprintf(stderr, "[%lld] %.*s\n", static_cast<long long>(ms % 1000000), int(line.size()),
+                           line.data());
+            }
             log_.emplace_back(line);
             if (log_.size() > 400) log_.erase(log_.begin());
             ++log_lines_;
@@ -186,11 +191,21 @@ class WatchRun {
   std::thread thread_;
 };
 
+/// With TWINBOX_WATCH_LOG: a timestamped test step on stderr (to read next to the trace).
+inline void trace_step(const std::string& text) {
+  if (!std::getenv("TWINBOX_WATCH_LOG")) return;
+  auto ms = std::chrono::duration_cast<milliseconds>(WatchClock::now().time_since_epoch()).count();
+  std::fprintf(stderr, "[%lld] test: %s\n", static_cast<long long>(ms % 1000000), text.c_str());
+}
+
 /// Latency samples of one kind of change, printed as median and worst.
 struct Latencies {
   std::string what;
   std::vector<milliseconds> samples;
-  void add(milliseconds d) { samples.push_back(d); }
+  void add(milliseconds d) {
+    trace_step(what + " arrived after " + std::to_string(d.count()) + " ms");
+    samples.push_back(d);
+  }
   void print() const {
     if (samples.empty()) return;
     auto v = samples;
@@ -229,6 +244,7 @@ inline void measure_latencies(WatchRun& w, Account& local, Account& remote, cons
     Account& dst = from_local ? remote : local;
     std::string id = "lat-" + tag + "-" + std::to_string(i);
     auto t0 = WatchClock::now();
+    trace_step("APPEND " + id);
     if (append_fn) {
       append_fn(from_local ? Side::Local : Side::Remote, id);
     } else {
@@ -247,6 +263,7 @@ inline void measure_latencies(WatchRun& w, Account& local, Account& remote, cons
     auto uid = src.find("INBOX", id);
     REQUIRE(uid.has_value());
     auto t0 = WatchClock::now();
+    trace_step("STORE +FLAGS " + id);
     src.store("INBOX", *uid, client::StoreMode::Add, {"\\Flagged"});
     auto d = w.wait_arrival([&] { return has_flag(dst, "INBOX", id, "\\Flagged"); }, t0,
                             milliseconds(10'000));
@@ -261,6 +278,7 @@ inline void measure_latencies(WatchRun& w, Account& local, Account& remote, cons
     auto uid = src.find("INBOX", id);
     REQUIRE(uid.has_value());
     auto t0 = WatchClock::now();
+    trace_step("EXPUNGE " + id);
     src.expunge("INBOX", {*uid});
     auto d = w.wait_arrival([&] { return !dst.find("INBOX", id).has_value(); }, t0,
                             milliseconds(10'000));
