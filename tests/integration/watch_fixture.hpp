@@ -64,6 +64,7 @@ class WatchRun {
       ++rounds_;
       last_round_end_ = WatchClock::now();
       if (!r.result) ++failed_rounds_;
+      if (r.full) full_reasons_.push_back(r.reason);
       cv_.notify_all();
     };
     ctl_.on_watching = [this] {
@@ -159,6 +160,11 @@ class WatchRun {
     std::lock_guard<std::mutex> lock(m_);
     return rounds_;
   }
+  /// True when a round over all mailboxes ran for `reason` (exact).
+  bool had_full_round(const std::string& reason) {
+    std::lock_guard<std::mutex> lock(m_);
+    return std::find(full_reasons_.begin(), full_reasons_.end(), reason) != full_reasons_.end();
+  }
   std::uint64_t failed_rounds() {
     std::lock_guard<std::mutex> lock(m_);
     return failed_rounds_;
@@ -187,6 +193,7 @@ class WatchRun {
   std::uint64_t rounds_ = 0, failed_rounds_ = 0, watching_ = 0, log_lines_ = 0;
   WatchClock::time_point last_round_end_{};
   std::vector<std::string> log_;
+  std::vector<std::string> full_reasons_;  ///< one per full round (bounded by the test's length)
   std::optional<Status> result_;
   std::thread thread_;
 };
