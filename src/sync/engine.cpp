@@ -48,7 +48,8 @@ using Deadline = net::Deadline;
 
 class Engine {
  public:
-  Engine(const EngineOptions& o, const LogFn& log) : opt_(o), log_(log) {}
+  Engine(const EngineOptions& o, const LogFn& log, SyncConnections* keep = nullptr)
+      : opt_(o), log_(log), keep_(keep) {}
 
   Result<SyncReport> run();
 
@@ -72,12 +73,14 @@ class Engine {
   Status sync_pair(const PairToSync& p, MailboxReport& rep, std::optional<PerSide<Delta>> first,
                    std::vector<StoreFlags> follow_up, bool moved);
   PerSide<Caps> caps() const;
+  bool keep_for_next_run(client::Session& s);
   void log(const std::string& s) const {
     if (log_) log_(s);
   }
 
   const EngineOptions& opt_;
   const LogFn& log_;
+  SyncConnections* keep_ = nullptr;  ///< watch mode: sessions taken from and given back to it
   std::optional<state::StateStore> store_;
   PerSide<std::unique_ptr<client::Session>> sessions_;
   client::Loop loop_;
@@ -90,10 +93,21 @@ Status Engine::connect() {
   PerSide<Result<std::unique_ptr<client::Session>>> res{
       {Result<std::unique_ptr<client::Session>>(Error()),
        Result<std::unique_ptr<client::Session>>(Error())}};
+  PerSide<bool> kept{};
+  if (keep_) {
+    for (Side s : kBothSides) {
+      auto session = std::move(keep_->session[s]);
+      kept[s] = session && !session->broken() && session->in_flight() == 0;
+      if (kept[s]) res[s] = std::move(session);
+    }
+  }
   // Both endpoints at once: connect() blocks on DNS, TCP, TLS and login.
-  std::thread remote([&] { res[Side::Remote] = client::connect(opt_.endpoints[Side::Remote]); });
-  res[Side::Local] = client::connect(opt_.endpoints[Side::Local]);
-  remote.join();
+  std::thread remote;
+  if (!kept[Side::Remote]) {
+    remote = std::thread([&] { res[Side::Remote] = client::connect(opt_.endpoints[Side::Remote]); });
+  }
+  if (!kept[Side::Local]) res[Side::Local] = client::connect(opt_.endpoints[Side::Local]);
+  if (remote.joinable()) remote.join();
   for (Side s : kBothSides) {
     if (!res[s]) {
       const auto& ep = opt_.endpoints[s];
@@ -104,6 +118,17 @@ Status Engine::connect() {
     loop_.add(*sessions_[s]);
   }
   return {};
+}
+
+/// A session is kept only unselected: a server may answer LIST-STATUS for the mailbox a
+/// session has selected from that session's own, older view (RFC 3501 §6.3.10 advises
+/// against STATUS on it), and the next run would then skip a changed mailbox. No UNSELECT
+/// (RFC 3691): not kept, since CLOSE would expunge.
+bool Engine::keep_for_next_run(client::Session& s) {
+  if (s.broken() || s.in_flight() != 0) return false;
+  if (!s.selected()) return true;
+  if (!s.has("UNSELECT")) return false;
+  return wait(s, s.unselect()).has_value() && !s.broken();
 }
 
 PerSide<Caps> Engine::caps() const {
@@ -605,6 +630,10 @@ Result<SyncReport> Engine::run() {
   }
   for (Side s : kBothSides) {
     report_.commands[s] = sessions_[s]->commands_sent() - base_commands[s];
+    if (keep_ && keep_for_next_run(*sessions_[s])) {
+      keep_->session[s] = std::move(sessions_[s]);  // for the next run: no LOGOUT
+      continue;
+    }
     // LOGOUT politely; a failure here changes nothing.
     (void)wait(*sessions_[s], sessions_[s]->logout());
   }
@@ -616,6 +645,11 @@ Result<SyncReport> Engine::run() {
 
 Result<SyncReport> run_sync(const EngineOptions& options, const LogFn& log) {
   Engine e(options, log);
+  return e.run();
+}
+
+Result<SyncReport> run_sync(const EngineOptions& options, const LogFn& log, SyncConnections& keep) {
+  Engine e(options, log, &keep);
   return e.run();
 }
 

@@ -1,9 +1,10 @@
 // `twinbox watch`: the loop (watch.hpp). Change detection is in watch_side.cpp; every sync
-// round is one run_sync() on a worker thread.
+// round is one run_sync() on a worker thread, with the sync connections kept between rounds.
 
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -51,7 +52,7 @@ using namespace watch_detail;
 using std::chrono::duration_cast;
 
 /// Time spent suspended so far: CLOCK_BOOTTIME counts suspend, CLOCK_MONOTONIC does not.
-milliseconds suspended_so_far() {
+milliseconds system_suspended_so_far() {
   timespec b{}, m{};
   ::clock_gettime(CLOCK_BOOTTIME, &b);
   ::clock_gettime(CLOCK_MONOTONIC, &m);
@@ -97,6 +98,14 @@ struct Round {
   WatchRound info;
   Clock::time_point started{};
   Dirty covered;
+  bool reused = false;  ///< started with a kept sync connection
+};
+
+/// Bookkeeping of one kept sync connection while no round runs.
+struct KeptSync {
+  client::Pending<void> noop;  ///< keepalive in flight
+  Clock::time_point noop_sent{};
+  Clock::time_point last_used{};
 };
 
 class Watcher {
@@ -142,6 +151,14 @@ class Watcher {
   void check_suspend(Clock::time_point now);
   void do_reload(Clock::time_point now);
   void report_round(const WatchRound& r);
+  milliseconds suspended_so_far() const {
+    return opt_.suspended_clock ? opt_.suspended_clock() : system_suspended_so_far();
+  }
+  // Kept sync connections (only while no round runs).
+  void add_kept_pollfds(std::vector<pollfd>& fds, bool& ready_now) const;
+  void process_kept(const std::vector<pollfd>& fds, std::size_t first, Clock::time_point now);
+  void drop_kept(Side side, bool logout, const std::string& why);
+  [[nodiscard]] bool keepalive_pending() const;
 
   WatchOptions opt_;
   const LogFn& user_log_;
@@ -166,6 +183,8 @@ class Watcher {
   bool reload_pending_ = false;
   std::optional<Error> fatal_;
   milliseconds suspended_ = suspended_so_far();
+  SyncConnections sync_conns_;  ///< owned by the round's thread while a round runs
+  PerSide<KeptSync> kept_;
 };
 
 void Watcher::make_sides() {
@@ -308,6 +327,9 @@ Status Watcher::connect_side(Side side, Clock::time_point now) {
 void Watcher::side_down(Side side, const Error& why, Clock::time_point now) {
   SideSlot& slot = sides_[side];
   slot.watch->disconnect(false);
+  // Whatever cut the watcher connection likely cut the sync one too: a round must not wait
+  // on a dead connection for the engine's timeout.
+  if (!round_) drop_kept(side, false, "");
   auto delay = slot.backoff.next(rng_);
   slot.next_attempt = now + delay;
   slot.down_since = now;
@@ -318,6 +340,7 @@ void Watcher::side_down(Side side, const Error& why, Clock::time_point now) {
 
 bool Watcher::round_due(Clock::time_point now) const {
   if (round_ || !dirty_.any() || ctl_.stop_requested() || reload_pending_) return false;
+  if (keepalive_pending()) return false;  // answered within watchdog_timeout, or dropped
   if (!sides_[Side::Local].watch->up() || !sides_[Side::Remote].watch->up()) return false;
   if (now < retry_at_) return false;
   return now - dirty_.last >= opt_.debounce || now - dirty_.first >= opt_.debounce_max;
@@ -336,8 +359,9 @@ void Watcher::start_round(Clock::time_point now) {
   r.info.mailboxes = r.options.only;
   r.info.reason = r.covered.reason;
   r.started = now;
+  r.reused = sync_conns_.session[Side::Local] || sync_conns_.session[Side::Remote];
   r.thread = std::thread([this, &r] {
-    r.info.result = run_sync(r.options, safe_log_);
+    r.info.result = run_sync(r.options, safe_log_, sync_conns_);
     std::uint64_t one = 1;
     [[maybe_unused]] auto n = ::write(round_fd_, &one, sizeof one);
   });
@@ -374,19 +398,22 @@ void Watcher::finish_round(Clock::time_point now) {
   round_.reset();
   r.info.duration = duration_cast<milliseconds>(now - r.started);
   report_round(r.info);
+  for (Side s : kBothSides) kept_[s] = KeptSync{{}, {}, now};
   if (!r.info.result) {
     const Error& e = r.info.result.error();
     if (fatal(e)) {
       fatal_ = e;
     } else {
-      // Retry what it covered, later.
+      // Retry what it covered: at once when a kept connection may simply have gone stale
+      // (the engine dropped them; the retry connects afresh), else after a backoff.
       if (r.covered.full) mark_full(r.covered.reason, now);
       for (const auto& name : r.covered.names) mark_name(name, r.covered.reason, now);
-      auto delay = round_backoff_.next(rng_);
+      bool stale = r.reused && e.code != Errc::Conflict;
+      auto delay = stale ? milliseconds(0) : round_backoff_.next(rng_);
       retry_at_ = now + delay;
       log(std::string(e.code == Errc::Conflict ? "the state database is in use by another run"
                                                : "the round failed") +
-          "; retrying in " + seconds_text(delay));
+          "; retrying in " + seconds_text(delay) + (stale ? " with new connections" : ""));
     }
   } else {
     round_backoff_.reset();
@@ -403,6 +430,7 @@ void Watcher::check_suspend(Clock::time_point now) {
   if (gap < opt_.suspend_threshold) return;
   log("resumed after " + seconds_text(gap) + " of suspend: reconnecting, then a full pass");
   for (Side side : kBothSides) {
+    if (!round_) drop_kept(side, false, "");
     if (sides_[side].watch->up()) {
       sides_[side].watch->disconnect(false);
       sides_[side].down_since = now;
@@ -426,7 +454,10 @@ void Watcher::do_reload(Clock::time_point now) {
     return;
   }
   log("configuration reloaded: reconnecting, then a full pass");
-  for (Side s : kBothSides) sides_[s].watch->disconnect(true);
+  for (Side s : kBothSides) {
+    sides_[s].watch->disconnect(true);
+    drop_kept(s, true, "");  // the endpoints may have changed
+  }
   opt_ = std::move(*fresh);
   make_sides();
   watching_ = false;
@@ -444,7 +475,81 @@ Clock::time_point Watcher::next_wakeup(Clock::time_point now) const {
     auto due = std::min(dirty_.last + opt_.debounce, dirty_.first + opt_.debounce_max);
     t = std::min(t, std::max(due, retry_at_));
   }
+  if (!round_) {
+    for (Side s : kBothSides) {
+      if (!sync_conns_.session[s]) continue;
+      const KeptSync& k = kept_[s];
+      t = std::min(t, k.noop.valid() ? k.noop_sent + opt_.watchdog_timeout : k.last_used + opt_.watchdog);
+    }
+  }
   return std::max(t, now);
+}
+
+void Watcher::add_kept_pollfds(std::vector<pollfd>& fds, bool& ready_now) const {
+  if (round_) return;
+  for (Side s : kBothSides) {
+    const auto& session = sync_conns_.session[s];
+    if (!session) continue;
+    fds.push_back(pollfd{session->fd(), session->poll_events(), 0});
+    if (session->ready_without_poll()) ready_now = true;
+  }
+}
+
+bool Watcher::keepalive_pending() const {
+  return std::any_of(kBothSides.begin(), kBothSides.end(), [&](Side s) {
+    return sync_conns_.session[s] && kept_[s].noop.valid() && !kept_[s].noop.ready();
+  });
+}
+
+void Watcher::drop_kept(Side side, bool logout, const std::string& why) {
+  auto& session = sync_conns_.session[side];
+  if (!session) return;
+  if (!why.empty()) {
+    log(std::string(to_string(side)) + ": sync connection dropped (" + why +
+        "); the next round connects again");
+  }
+  if (logout && !session->broken() && session->in_flight() == 0) {
+    (void)session->wait(session->logout(), net::deadline_in(opt_.watchdog_timeout));
+  }
+  session.reset();
+  kept_[side] = KeptSync{};
+}
+
+/// Between rounds: reads (and discards) what the server sends on a kept sync connection,
+/// notices a closed one, and keeps it alive with a NOOP after `watchdog` of silence.
+void Watcher::process_kept(const std::vector<pollfd>& fds, std::size_t first, Clock::time_point now) {
+  std::size_t i = first;
+  for (Side s : kBothSides) {
+    auto& session = sync_conns_.session[s];
+    if (!session) continue;
+    bool readable = (i < fds.size() && fds[i].revents != 0) || session->ready_without_poll();
+    ++i;
+    KeptSync& k = kept_[s];
+    if (readable) {
+      if (auto st = session->on_ready(); !st || session->broken()) {
+        drop_kept(s, false, st ? session->broken()->message : st.error().message);
+        continue;
+      }
+    }
+    (void)session->take_changes();  // the next round SELECTs afresh
+    if (k.noop.valid() && k.noop.ready()) {
+      if (auto& r = k.noop.result(); !r) {
+        drop_kept(s, false, "NOOP: " + r.error().message);
+        continue;
+      }
+      k.noop = {};
+      k.last_used = now;
+    }
+    if (k.noop.valid() && now - k.noop_sent > opt_.watchdog_timeout) {
+      drop_kept(s, false, "no answer to the keepalive NOOP");
+      continue;
+    }
+    if (!k.noop.valid() && now - k.last_used >= opt_.watchdog) {
+      k.noop = session->noop();
+      k.noop_sent = now;
+    }
+    if (auto st = session->on_ready(); !st) drop_kept(s, false, st.error().message);
+  }
 }
 
 Status Watcher::run() {
@@ -484,6 +589,8 @@ Status Watcher::run() {
       first[s] = fds.size();
       sides_[s].watch->add_pollfds(fds, ready_now);
     }
+    std::size_t kept_first = fds.size();
+    add_kept_pollfds(fds, ready_now);
     auto wake = next_wakeup(now);
     int timeout = ready_now ? 0 : net::poll_timeout_ms(wake);
     int rc = ::poll(fds.data(), static_cast<nfds_t>(fds.size()), timeout);
@@ -494,7 +601,9 @@ Status Watcher::run() {
     if (rc < 0) continue;  // a signal: its handler wrote to the wake fd
     now = Clock::now();
     if (fds[0].revents) ctl_.drain();
+    bool round_was_running = round_.has_value();
     if (fds[1].revents && round_) finish_round(now);
+    if (!round_was_running) process_kept(fds, kept_first, now);
     for (Side s : kBothSides) {
       auto& slot = sides_[s];
       if (!slot.watch->up()) continue;
@@ -505,7 +614,10 @@ Status Watcher::run() {
     }
   }
   log(fatal_ ? "stopping: " + fatal_->message : std::string("stopping"));
-  for (Side s : kBothSides) sides_[s].watch->disconnect(true);
+  for (Side s : kBothSides) {
+    sides_[s].watch->disconnect(true);
+    drop_kept(s, true, "");
+  }
   if (fatal_) return *fatal_;
   return {};
 }

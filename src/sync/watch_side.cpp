@@ -305,7 +305,7 @@ Status SideWatch::step(WatchConn& c, Clock::time_point now, SideEvents& ev) {
     c.last_noop = now;
     c.state = ConnState::Busy;
   }
-  if (c.state == ConnState::Ready && s.has("IDLE")) {
+  if (c.state == ConnState::Ready && s.has("IDLE") && !(c.control && notify_)) {
     c.idle = s.idle();
     c.idle_since = now;
     c.state = ConnState::Idling;

@@ -1,7 +1,7 @@
 // twinbox watch against two private Dovecot instances: latency of APPEND / flag change /
 // expunge (NOTIFY), Dovecot stopped and started again during watch (same ports), a stalled
 // Dovecot (SIGSTOP) found by the watchdog and recovered after SIGCONT, and `twinbox watch`
-// leaving with status 0 on SIGTERM.
+// leaving with status 0 on SIGTERM and reloading its config file on SIGHUP.
 
 #include <fcntl.h>
 #include <poll.h>
@@ -189,67 +189,133 @@ TEST_CASE("watch: a stalled Dovecot (SIGSTOP) is found by the watchdog and recov
   CHECK(w.stop().has_value());
 }
 
-TEST_CASE("watch: `twinbox watch` exits 0 on SIGTERM") {
-  Pair p;
+/// `twinbox watch --verbose --config FILE` as a child process with its output in a file;
+/// killed (SIGKILL) when destroyed if it is still running. Every wait is bounded.
+class WatchChild {
+ public:
+  WatchChild(const std::string& conf, std::string log) : log_(std::move(log)) {
+    pid_ = ::fork();
+    REQUIRE(pid_ >= 0);
+    if (pid_ == 0) {
+      int fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      ::dup2(fd, 2);
+      ::dup2(fd, 1);
+      ::execl(TWINBOX_BINARY, TWINBOX_BINARY, "watch", "--verbose", "--config", conf.c_str(),
+              static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+  }
+  ~WatchChild() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+  WatchChild(const WatchChild&) = delete;
+  WatchChild& operator=(const WatchChild&) = delete;
+
+  [[nodiscard]] std::string output() const {
+    std::ifstream in(log_);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
+  /// Until `done()` holds or the child exits; short bounded waits between looks.
+  bool wait_for(const std::function<bool()>& done, std::chrono::seconds bound) {
+    auto deadline = WatchClock::now() + bound;
+    while (WatchClock::now() < deadline) {
+      if (done()) return true;
+      if (pid_ > 0 && ::waitpid(pid_, &status_, WNOHANG) == pid_) {
+        pid_ = -1;
+        return done();
+      }
+      ::poll(nullptr, 0, 50);
+    }
+    return false;
+  }
+  bool wait_output(const std::string& text, std::chrono::seconds bound) {
+    return wait_for([&] { return output().find(text) != std::string::npos; }, bound);
+  }
+  void signal(int sig) { REQUIRE(::kill(pid_, sig) == 0); }
+  /// Waits for the exit; returns the wait status, or nullopt at the bound.
+  std::optional<int> wait_exit(std::chrono::seconds bound) {
+    if (!wait_for([&] { return pid_ < 0; }, bound)) return std::nullopt;
+    return status_;
+  }
+
+ private:
+  std::string log_;
+  pid_t pid_ = -1;
+  int status_ = 0;
+};
+
+std::string write_config(Pair& p, const std::string& extra) {
   std::string conf = p.dir.file("watch.conf");
   {
     std::ofstream f(conf);
-    f << "state = " << p.dir.file("state.db") << "\n"
+    f << "state = " << p.dir.file("state.db") << "\n" << extra
       << "type = imap\ntls = none\nhost = 127.0.0.1\npassword = secret\n"
       << "[local]\nport = " << p.local->endpoint().port << "\nusername = " << p.local->user()
       << "\n[remote]\nport = " << p.remote->endpoint().port << "\nusername = "
       << p.remote->user() << "\n";
   }
   ::chmod(conf.c_str(), 0600);
-  std::string log = p.dir.file("watch.log");
-  pid_t child = ::fork();
-  REQUIRE(child >= 0);
-  if (child == 0) {
-    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    ::dup2(fd, 2);
-    ::dup2(fd, 1);
-    ::execl(TWINBOX_BINARY, TWINBOX_BINARY, "watch", "--verbose", "--config", conf.c_str(),
-            static_cast<char*>(nullptr));
-    ::_exit(127);
+  return conf;
+}
+
+TEST_CASE("watch: `twinbox watch` exits 0 on SIGTERM") {
+  Pair p;
+  WatchChild child(write_config(p, ""), p.dir.file("watch.log"));
+  REQUIRE_MESSAGE(child.wait_for([&] {
+    std::string text = child.output();
+    return text.find("remote: watching") != std::string::npos &&
+           text.find("local: watching") != std::string::npos;
+  }, std::chrono::seconds(30)), child.output());
+  child.signal(SIGTERM);
+  auto status = child.wait_exit(std::chrono::seconds(20));
+  REQUIRE_MESSAGE(status.has_value(), child.output());
+  CHECK(WIFEXITED(*status));
+  CHECK_MESSAGE(WEXITSTATUS(*status) == 0, child.output());
+  CHECK(child.output().find("watch: stopping") != std::string::npos);
+}
+
+TEST_CASE("watch: SIGHUP reloads the config file (a wider mailbox pattern takes effect)") {
+  Pair p;
+  p.ra.append("INBOX", make_message("hup-inbox"));
+  p.ra.append("Sent", make_message("hup-sent"));
+  // Only INBOX at first.
+  std::string conf = write_config(p, "mailboxes = INBOX\n");
+  WatchChild child(conf, p.dir.file("watch.log"));
+  REQUIRE_MESSAGE(child.wait_for([&] { return p.la.find("INBOX", "hup-inbox").has_value(); },
+                                 std::chrono::seconds(30)),
+                  child.output());
+  CHECK_FALSE(p.la.find("Sent", "hup-sent").has_value());
+  REQUIRE(child.wait_output("watching both sides", std::chrono::seconds(10)));
+  write_config(p, "mailboxes = INBOX, Sent\n");
+  child.signal(SIGHUP);
+  REQUIRE_MESSAGE(child.wait_output("config reloaded", std::chrono::seconds(10)), child.output());
+  REQUIRE_MESSAGE(child.wait_for([&] { return p.la.find("Sent", "hup-sent").has_value(); },
+                                 std::chrono::seconds(20)),
+                  child.output());
+  // And the new pattern keeps working for events after the reload.
+  p.ra.append("Sent", make_message("hup-sent-2"));
+  REQUIRE_MESSAGE(child.wait_for([&] { return p.la.find("Sent", "hup-sent-2").has_value(); },
+                                 std::chrono::seconds(20)),
+                  child.output());
+  // A broken config on SIGHUP keeps the old one running.
+  {
+    std::ofstream f(conf, std::ios::app);
+    f << "no_such_key = 1\n";
   }
-  // Ready when the log says both sides are watching and the first round ran (bounded).
-  auto read_log = [&] {
-    std::ifstream in(log);
-    return std::string(std::istreambuf_iterator<char>(in), {});
-  };
-  auto deadline = WatchClock::now() + std::chrono::seconds(30);
-  bool ready = false;
-  int status = 0;
-  while (WatchClock::now() < deadline) {
-    std::string text = read_log();
-    if (text.find("remote: watching") != std::string::npos &&
-        text.find("local: watching") != std::string::npos) {
-      ready = true;
-      break;
-    }
-    if (::waitpid(child, &status, WNOHANG) == child) break;
-    // A short bounded wait on the child between looks at its log.
-    ::poll(nullptr, 0, 50);
-  }
-  REQUIRE_MESSAGE(ready, read_log());
-  REQUIRE(::kill(child, SIGTERM) == 0);
-  deadline = WatchClock::now() + std::chrono::seconds(20);
-  bool exited = false;
-  while (WatchClock::now() < deadline) {
-    if (::waitpid(child, &status, WNOHANG) == child) {
-      exited = true;
-      break;
-    }
-    ::poll(nullptr, 0, 20);
-  }
-  if (!exited) {
-    ::kill(child, SIGKILL);
-    ::waitpid(child, &status, 0);
-  }
-  REQUIRE_MESSAGE(exited, read_log());
-  CHECK(WIFEXITED(status));
-  CHECK_MESSAGE(WEXITSTATUS(status) == 0, read_log());
-  CHECK(read_log().find("watch: stopping") != std::string::npos);
+  child.signal(SIGHUP);
+  REQUIRE_MESSAGE(child.wait_output("config reload failed", std::chrono::seconds(10)), child.output());
+  p.ra.append("INBOX", make_message("hup-after-bad"));
+  REQUIRE_MESSAGE(child.wait_for([&] { return p.la.find("INBOX", "hup-after-bad").has_value(); },
+                                 std::chrono::seconds(20)),
+                  child.output());
+  child.signal(SIGTERM);
+  auto status = child.wait_exit(std::chrono::seconds(20));
+  REQUIRE_MESSAGE(status.has_value(), child.output());
+  CHECK_MESSAGE(WEXITSTATUS(*status) == 0, child.output());
+  CHECK(same_mail(p.la, p.ra));
 }
 
 }  // namespace twinbox::test

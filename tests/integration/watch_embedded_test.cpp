@@ -1,6 +1,10 @@
 // twinbox watch against two embedded servers (in process, port 0): latency of APPEND / flag
-// change / expunge from one side to the other with NOTIFY and with IDLE only, and a server
-// stopped and restarted (same port, same SQLite file) while watching.
+// change / expunge from one side to the other with NOTIFY and with IDLE only, a server
+// stopped and restarted (same port, same SQLite file) while watching, and a suspend reported
+// through the injected clock.
+
+#include <atomic>
+#include <memory>
 
 #include <doctest/doctest.h>
 
@@ -142,6 +146,49 @@ TEST_CASE("watch: embedded server stopped and restarted during watch converges")
   }
   auto st = w.stop();
   CHECK_MESSAGE(st.has_value(), (st ? std::string() : st.error().message));
+}
+
+TEST_CASE("watch: a suspend reported by the (injected) clock forces reconnects and a full pass") {
+  TempDir dir;
+  server::Options so;
+  so.disabled = {"NOTIFY"};  // IDLE on INBOX only: a change in Archive raises no event
+  auto local = TestServer::embedded(so);
+  auto remote = TestServer::embedded(so);
+  Account la(*local), ra(*remote);
+  auto suspended = std::make_shared<std::atomic<long long>>(0);
+  auto o = test_watch_options(engine_options(*local, *remote, dir.file("state.db")));
+  o.suspended_clock = [suspended] { return milliseconds(suspended->load()); };
+  ra.create("Archive");  // paired by the first round
+  WatchRun w(o);
+  REQUIRE_MESSAGE(w.wait_ready(), w.log_text());
+  auto& rs = *remote->embedded_server();
+  REQUIRE(rs.append_message("alice", "Archive", make_message("while-asleep")).has_value());
+  REQUIRE(rs.append_message("alice", "INBOX", make_message("marker")).has_value());
+  auto d = w.wait_arrival([&] { return la.find("INBOX", "marker").has_value(); }, WatchClock::now(),
+                          milliseconds(10'000));
+  REQUIRE_MESSAGE(d.has_value(), w.log_text());
+  // The IDLE event named INBOX only, so Archive was not synced.
+  REQUIRE_FALSE(la.find("Archive", "while-asleep").has_value());
+  REQUIRE_FALSE(w.had_full_round("resume after suspend"));
+
+  auto watching = w.watching();
+  suspended->fetch_add(3'600'000);  // an hour of suspend, as CLOCK_BOOTTIME would show it
+  REQUIRE_MESSAGE(w.wait_log("resumed after 3600.0 s of suspend", milliseconds(10'000)), w.log_text());
+  d = w.wait_arrival([&] { return la.find("Archive", "while-asleep").has_value(); }, WatchClock::now(),
+                     milliseconds(15'000));
+  REQUIRE_MESSAGE(d.has_value(), w.log_text());
+  CHECK(w.had_full_round("resume after suspend"));
+  CHECK_MESSAGE(w.watching() > watching, "the watch connections were not re-established\n" << w.log_text());
+  // Below the threshold nothing happens.
+  suspended->fetch_add(o.suspend_threshold.count() / 2);
+  REQUIRE(rs.append_message("alice", "INBOX", make_message("after")).has_value());
+  d = w.wait_arrival([&] { return la.find("INBOX", "after").has_value(); }, WatchClock::now(),
+                     milliseconds(10'000));
+  REQUIRE_MESSAGE(d.has_value(), w.log_text());
+  CHECK(w.log_text().find("resumed after " + std::to_string(o.suspend_threshold.count() / 2000)) ==
+        std::string::npos);
+  CHECK(same_mail(la, ra));
+  CHECK(w.stop().has_value());
 }
 
 }  // namespace twinbox::test

@@ -64,6 +64,7 @@ class WatchRun {
       ++rounds_;
       last_round_end_ = WatchClock::now();
       if (!r.result) ++failed_rounds_;
+      if (r.full) full_reasons_.push_back(r.reason);
       cv_.notify_all();
     };
     ctl_.on_watching = [this] {
@@ -76,7 +77,12 @@ class WatchRun {
           o,
           [this](std::string_view line) {
             std::lock_guard<std::mutex> lock(m_);
-            if (std::getenv("TWINBOX_WATCH_LOG")) std::fprintf(stderr, "%.*s\n", int(line.size()), line.data());
+            if (std::getenv("TWINBOX_WATCH_LOG")) {
+              // Same clock and format as TWINBOX_TEST_TRACE's protocol lines.
+              auto ms = std::chrono::duration_cast<milliseconds>(WatchClock::now().time_since_epoch()).count();
+              std::fprintf(stderr, "[%lld] %.*s\n", static_cast<long long>(ms % 1000000), int(line.size()),
+                           line.data());
+            }
             log_.emplace_back(line);
             if (log_.size() > 400) log_.erase(log_.begin());
             ++log_lines_;
@@ -154,6 +160,11 @@ class WatchRun {
     std::lock_guard<std::mutex> lock(m_);
     return rounds_;
   }
+  /// True when a round over all mailboxes ran for `reason` (exact).
+  bool had_full_round(const std::string& reason) {
+    std::lock_guard<std::mutex> lock(m_);
+    return std::find(full_reasons_.begin(), full_reasons_.end(), reason) != full_reasons_.end();
+  }
   std::uint64_t failed_rounds() {
     std::lock_guard<std::mutex> lock(m_);
     return failed_rounds_;
@@ -182,15 +193,26 @@ class WatchRun {
   std::uint64_t rounds_ = 0, failed_rounds_ = 0, watching_ = 0, log_lines_ = 0;
   WatchClock::time_point last_round_end_{};
   std::vector<std::string> log_;
+  std::vector<std::string> full_reasons_;  ///< one per full round (bounded by the test's length)
   std::optional<Status> result_;
   std::thread thread_;
 };
+
+/// With TWINBOX_WATCH_LOG: a timestamped test step on stderr (to read next to the trace).
+inline void trace_step(const std::string& text) {
+  if (!std::getenv("TWINBOX_WATCH_LOG")) return;
+  auto ms = std::chrono::duration_cast<milliseconds>(WatchClock::now().time_since_epoch()).count();
+  std::fprintf(stderr, "[%lld] test: %s\n", static_cast<long long>(ms % 1000000), text.c_str());
+}
 
 /// Latency samples of one kind of change, printed as median and worst.
 struct Latencies {
   std::string what;
   std::vector<milliseconds> samples;
-  void add(milliseconds d) { samples.push_back(d); }
+  void add(milliseconds d) {
+    trace_step(what + " arrived after " + std::to_string(d.count()) + " ms");
+    samples.push_back(d);
+  }
   void print() const {
     if (samples.empty()) return;
     auto v = samples;
@@ -229,6 +251,7 @@ inline void measure_latencies(WatchRun& w, Account& local, Account& remote, cons
     Account& dst = from_local ? remote : local;
     std::string id = "lat-" + tag + "-" + std::to_string(i);
     auto t0 = WatchClock::now();
+    trace_step("APPEND " + id);
     if (append_fn) {
       append_fn(from_local ? Side::Local : Side::Remote, id);
     } else {
@@ -247,6 +270,7 @@ inline void measure_latencies(WatchRun& w, Account& local, Account& remote, cons
     auto uid = src.find("INBOX", id);
     REQUIRE(uid.has_value());
     auto t0 = WatchClock::now();
+    trace_step("STORE +FLAGS " + id);
     src.store("INBOX", *uid, client::StoreMode::Add, {"\\Flagged"});
     auto d = w.wait_arrival([&] { return has_flag(dst, "INBOX", id, "\\Flagged"); }, t0,
                             milliseconds(10'000));
@@ -261,6 +285,7 @@ inline void measure_latencies(WatchRun& w, Account& local, Account& remote, cons
     auto uid = src.find("INBOX", id);
     REQUIRE(uid.has_value());
     auto t0 = WatchClock::now();
+    trace_step("EXPUNGE " + id);
     src.expunge("INBOX", {*uid});
     auto d = w.wait_arrival([&] { return !dst.find("INBOX", id).has_value(); }, t0,
                             milliseconds(10'000));

@@ -84,4 +84,17 @@ using LogFn = std::function<void(std::string_view line)>;
 /// Errc::Network / Timeout / Tls / Auth / AuthRetry / Closed (a connection), Errc::Config.
 Result<SyncReport> run_sync(const EngineOptions& options, const LogFn& log);
 
+/// Logged-in connections that outlive one run (watch mode, watch.hpp), so that a run after
+/// the first costs no connect, TLS handshake or login.
+struct SyncConnections {
+  /// Set: used by the next run (unless broken). Empty: that run connects that side.
+  PerSide<std::unique_ptr<client::Session>> session;
+};
+
+/// run_sync with kept connections: takes the sessions in `keep` (connecting the missing
+/// ones) and, after a successful run, puts them back instead of logging out. After an error
+/// `keep` is left empty (a connection in an unknown state is never reused): the next run
+/// connects afresh. The same steps as run_sync otherwise.
+Result<SyncReport> run_sync(const EngineOptions& options, const LogFn& log, SyncConnections& keep);
+
 }  // namespace twinbox::sync

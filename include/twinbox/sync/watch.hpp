@@ -2,16 +2,24 @@
 /// `twinbox watch`: continuous two-way sync (PROTOCOL.md §1.11, issue 7).
 ///
 /// Model
-/// - Sync rounds go through the same engine as `twinbox sync` (run_sync, engine.hpp), one at
-///   a time, on a worker thread: each round opens the state, connects both sides, syncs
-///   `EngineOptions::only` (the affected mailboxes, canonical names; empty = all) and logs out.
+/// - Sync rounds go through the same engine as `twinbox sync` (run_sync with
+///   SyncConnections, engine.hpp), one at a time, on a worker thread: each round opens the
+///   state (taking its lock), syncs `EngineOptions::only` (the affected mailboxes, canonical
+///   names; empty = all) and closes the state again. The two sync connections stay logged in
+///   between rounds (no connect, TLS or login per round): while no round runs, the loop reads
+///   and discards what the server sends on them, sends a NOOP after `watchdog` of silence
+///   (answer due within `watchdog_timeout`) and drops a connection that fails, is closed, or
+///   whose side's watcher connection was lost; the next round connects it again. A round that
+///   fails on a connection it reused is retried at once with fresh ones.
 /// - Separately, the watcher keeps its own long-lived connections only to notice changes:
 ///   * a side whose server offers NOTIFY gets one connection with
 ///     `NOTIFY SET STATUS (PERSONAL (MessageNew MessageExpunge FlagChange MailboxName
 ///     SubscriptionChange))` (RFC 5465 §3.1); the partial STATUS lines it sends are merged
 ///     into a cached per-mailbox state; LIST lines (mailbox created, renamed, deleted,
 ///     subscribed) ask for a full round; `OK [NOTIFICATIONOVERFLOW]` (§5.8) switches the side
-///     to IDLE and polling;
+///     to IDLE and polling. That connection does not IDLE: with NOTIFY active the server
+///     sends events while no command runs (Dovecot does; the embedded server sends none
+///     during IDLE), and the watchdog NOOP and the poll cover a server that would hold them;
 ///   * otherwise IDLE (RFC 2177) on INBOX, and on up to `idle_connections` further mailboxes
 ///     with extra connections (special-use \Sent, \Drafts, \Archive first);
 ///   * on every side, a LIST-STATUS poll of all mailboxes every `poll_interval` as a safety
@@ -55,8 +63,9 @@ struct WatchOptions {
   unsigned idle_connections = 0;
   /// Use NOTIFY where the server offers it (false: IDLE + polling everywhere).
   bool use_notify = true;
-  /// Quiet time after the last event before a round starts…
-  std::chrono::milliseconds debounce{200};
+  /// Quiet time after the last event before a round starts (events of one burst share a
+  /// round; a round with kept connections costs tens of milliseconds on a LAN)…
+  std::chrono::milliseconds debounce{50};
   /// …but no later than this after the first event of the batch.
   std::chrono::milliseconds debounce_max{1'000};
   /// IDLE is ended and re-issued after this long (RFC 2177 §3: before 29 minutes).
@@ -73,6 +82,10 @@ struct WatchOptions {
   /// A suspend longer than this (CLOCK_BOOTTIME - CLOCK_MONOTONIC) forces reconnects and a
   /// full round.
   std::chrono::milliseconds suspend_threshold{10'000};
+  /// Total time the machine has been suspended so far, read every loop turn; a rise of at
+  /// least suspend_threshold between two reads is a suspend (or a clock jump). Empty: the
+  /// system's CLOCK_BOOTTIME - CLOCK_MONOTONIC. Tests inject a clock here.
+  std::function<std::chrono::milliseconds()> suspended_clock;
 };
 
 /// One completed (or failed) sync round, as WatchControl::on_round sees it.
