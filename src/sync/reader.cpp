@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <span>
 
 #include <twinbox/imap/datetime.hpp>
 #include <twinbox/sync/reader.hpp>
@@ -212,37 +213,36 @@ Status DeltaReader::next() {
 }
 
 Status DeltaReader::find_vanished(Delta& d, Uid base, const std::vector<Uid>& present_old) {
+  const std::size_t old_stored = stored_below(base);
+  const std::span<const Uid> old_uids(stored_uids_.data(), old_stored);
+  const std::span<const Uid> new_uids(stored_uids_.data() + old_stored,
+                                      stored_uids_.size() - old_stored);
   // Stored UIDs at or above base (our own copies recorded after the snapshot) are present when
   // the new-message fetch returned them; the others need the confirming SEARCH.
   imap::SeqSet ask;
-  for (auto it = stored_uids_.begin() + static_cast<std::ptrdiff_t>(stored_below(base));
-       it != stored_uids_.end(); ++it) {
-    auto at = std::lower_bound(d.added.begin(), d.added.end(), *it,
-                               [](const NewMessage& m, Uid u) { return m.uid < u; });
-    bool fetched = at != d.added.end() && at->uid == *it;
-    if (!fetched) ask.add(it->value);
+  for (Uid u : new_uids) {
+    auto at = std::lower_bound(d.added.begin(), d.added.end(), u,
+                               [](const NewMessage& m, Uid x) { return m.uid < x; });
+    if (at == d.added.end() || at->uid != u) ask.add(u.value);
   }
-  std::size_t old_stored = stored_below(base);
+  // Count check: EXISTS at SELECT minus the new messages = the messages below base.
   std::size_t old_present = info_.exists >= d.added.size() ? info_.exists - d.added.size() : 0;
   bool count_ok = old_present == old_stored;
-  std::vector<Uid> vanished_old;
-  if (path_ == ReadPath::Qresync) {
-    // VANISHED (EARLIER) of the SELECT answered for the known range.
-  } else if (path_ == ReadPath::Plain && !count_ok) {
+  if (path_ == ReadPath::Plain && !count_ok) {
     // Candidates: stored UIDs without a FETCH line in the full flag read.
-    for (auto it = stored_uids_.begin(); it != stored_uids_.begin() + static_cast<std::ptrdiff_t>(old_stored); ++it) {
-      if (!std::binary_search(present_old.begin(), present_old.end(), *it)) ask.add(it->value);
+    for (Uid u : old_uids) {
+      if (!std::binary_search(present_old.begin(), present_old.end(), u)) ask.add(u.value);
     }
   } else if (path_ == ReadPath::Condstore && scan_sent_) {
     auto s = std::move(search_.result());
     if (!s) return s.error().with_context("UID SEARCH in " + mailbox_);
-    for (auto it = stored_uids_.begin(); it != stored_uids_.begin() + static_cast<std::ptrdiff_t>(old_stored); ++it) {
-      if (!s->uids.contains(it->value)) vanished_old.push_back(*it);
+    for (Uid u : old_uids) {
+      if (!s->uids.contains(u.value)) d.vanished.push_back(u);
     }
   } else if (path_ == ReadPath::Condstore && !count_ok && base.value > 1) {
     ask.add(1, base.value - 1);
   }
-  d.vanished.insert(d.vanished.end(), vanished_old.begin(), vanished_old.end());
+  // (Qresync: VANISHED (EARLIER) of the SELECT answered for the known range.)
   if (ask.empty()) return {};
   auto found = session_.wait(session_.uid_search("UID " + ask.to_string()),
                              net::deadline_in(std::chrono::seconds(120)));
@@ -302,7 +302,7 @@ Result<Delta> DeltaReader::finish() {
   if (path_ == ReadPath::Condstore && max_seen.value > 0) {
     // Gmail: HIGHESTMODSEQ may announce changes not yet fetchable (PROTOCOL.md §2).
     d.snapshot.highestmodseq = std::min(d.snapshot.highestmodseq, max_seen);
-    if (d.snapshot.highestmodseq < stored_.highestmodseq) d.snapshot.highestmodseq = stored_.highestmodseq;
+    d.snapshot.highestmodseq = std::max(d.snapshot.highestmodseq, stored_.highestmodseq);
   }
   if (modseq_backwards_) d.snapshot.highestmodseq = ModSeq();
   auto is_stored = [&](Uid u) {

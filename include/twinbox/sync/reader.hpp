@@ -100,7 +100,7 @@ class DeltaReader {
  private:
   Status fetch_new(Uid from, Uid to_exclusive);
   void queue_flag_read(const imap::SeqSet& known);
-  /// Stored UIDs below `base` and at or above it.
+  /// Number of stored UIDs below `base` (stored_uids_ is sorted).
   [[nodiscard]] std::size_t stored_below(Uid base) const;
   /// Expunges of the Condstore/Plain paths and of stored UIDs >= base (see the header).
   Status find_vanished(Delta& d, Uid base, const std::vector<Uid>& present_old);
