@@ -19,7 +19,7 @@ done
 
 packages=(build-essential cmake pkg-config ccache openssl libssl-dev libsqlite3-dev libcli11-dev
   nlohmann-json3-dev doctest-dev zlib1g-dev dovecot-imapd clang-14 libclang-rt-14-dev
-  tmux)  # tmux: the progress display is tested in a real pseudo-terminal
+  tmux zsh fish)  # tmux: progress display in a pseudo-terminal; zsh, fish: completions loaded
 scripts/install-deps.sh "${packages[@]}"
 
 jobs=$(nproc 2>/dev/null || echo 2)

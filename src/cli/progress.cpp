@@ -175,7 +175,8 @@ void ProgressDisplay::print(std::ostream& os, std::string_view line) {
   std::lock_guard lock(mu_);
   erase_locked();
   os << line << '\n' << std::flush;
-  if (!stop_) draw_locked(true);
+  // Throttled: with -vv thousands of lines may pass; the ticker redraws within 200 ms anyway.
+  if (!stop_) draw_locked(false);
 }
 
 void ProgressDisplay::finish() {

@@ -4,6 +4,7 @@
 
 #include <twinbox/client/connect.hpp>
 #include <twinbox/imap/flags.hpp>
+#include <twinbox/imap/utf7.hpp>
 
 #include "watch_impl.hpp"
 
@@ -232,7 +233,10 @@ void SideWatch::collect_changes(WatchConn& c, SideEvents& ev) {
   }
   if (!ch.list_updates.empty()) {
     ev.list_changed = true;
-    log("mailbox list changed (" + ch.list_updates.front().mailbox +
+    // The decoded name for people (UTF-8), the wire name only when it is not valid mUTF-7.
+    const std::string& wire = ch.list_updates.front().mailbox;
+    auto decoded = imap::utf7_decode(wire);
+    log("mailbox list changed (" + (decoded ? *decoded : wire) +
         (ch.list_updates.size() > 1 ? " and others" : "") + ")");
   }
   if (ch.notification_overflow) ev.overflow = true;

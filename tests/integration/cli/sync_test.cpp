@@ -499,6 +499,21 @@ TEST_CASE("watch: first round, then a new message on one side is copied; SIGTERM
     if ((*m)["mailbox"] == "INBOX" && (*m)["local"]["copied"].get<unsigned>() == 1) copied = m;
   }
   CHECK_MESSAGE(copied.has_value(), "the new message was not copied; stderr: " << watch.stderr_text());
+
+  // A new mailbox with a non-ASCII name: log lines show it decoded, never in modified UTF-7.
+  auto bob = login(serve.port, "bob");
+  REQUIRE(bob->wait(bob->create("Entw&APw-rfe"), net::deadline_in(std::chrono::seconds(10)))
+              .has_value());
+  (void)bob->wait(bob->logout(), net::deadline_in(std::chrono::seconds(5)));
+  bool created = false;
+  for (int i = 0; i < 40 && !created; ++i) {
+    auto log = next_event("log");
+    if (!log) break;
+    const std::string message = (*log)["message"].get<std::string>();
+    CHECK_MESSAGE(!contains(message, "&APw-"), message);
+    created = contains(message, "created Entwürfe on the local side");
+  }
+  CHECK_MESSAGE(created, "no log line for the new mailbox; stderr: " << watch.stderr_text());
   CHECK(watch.stop() == 0);
 }
 
