@@ -46,6 +46,14 @@ Result<std::unique_ptr<AdminLink>> open_link(const EngineOptions& options);
 /// `create`: create it (and its directory) when missing; else Errc::Config saying to sync.
 Result<state::StateStore> lock_state(const EngineOptions& options, bool create);
 
+/// "local" / "remote".
+std::string side_name(Side s);
+/// An Errc::Config error: something the user asked that cannot be done.
+Error usage(std::string message);
+/// {"Archive", "2024"} -> "Archive/2024".
+std::string join_path(const std::vector<std::string>& path);
+bool is_inbox(const std::vector<std::string>& path);
+
 /// "Archive/2024" -> {"Archive", "2024"}; "inbox" -> {"INBOX"}.
 std::vector<std::string> split_canonical(std::string_view name);
 
