@@ -138,7 +138,12 @@ Result<std::size_t> unseen_on(AdminLink& l, Side s, const std::string& name,
   if (!sel) return sel.error().with_context("EXAMINE " + name + " on the " + side_name(s) + " side");
   auto found = l.wait(s, l.session[s]->uid_search("ALL"));
   if (!found) return found.error().with_context("UID SEARCH on the " + side_name(s) + " side");
-  if (l.session[s]->has("UNSELECT")) (void)l.wait(s, l.session[s]->unselect());
+  // Leave the mailbox before its DELETE (some servers refuse to delete the selected one).
+  if (l.session[s]->has("UNSELECT")) {
+    (void)l.wait(s, l.session[s]->unselect());
+  } else {
+    (void)l.wait(s, l.session[s]->select("INBOX", so));
+  }
   if (sp && sel->uidvalidity != sp->side[s].uidvalidity) return found->uids.size();
   std::set<std::uint32_t> known;
   for (const auto& p : pairs) {

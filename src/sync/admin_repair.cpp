@@ -58,6 +58,17 @@ class HashSink : public client::MessageSink {
   bool started_ = false;
 };
 
+/// What identifies a message (new_message_from_fetch reads it); no MODSEQ, which repair
+/// does not need and a NOMODSEQ mailbox refuses.
+client::FetchItems identity_fetch() {
+  client::FetchItems items;
+  items.flags = true;
+  items.internal_date = true;
+  items.size = true;
+  items.extra.emplace_back("BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]");
+  return items;
+}
+
 /// Both sides of one mailbox pair as they are now.
 struct Snapshot {
   PerSide<client::SelectInfo> info;
@@ -80,7 +91,7 @@ Result<Snapshot> read_both(AdminLink& l, const PerSide<std::string>& name) {
     if (snap.info[s].exists == 0 || snap.info[s].uidnext.value <= 1) continue;
     imap::SeqSet all;
     all.add(1, snap.info[s].uidnext.value - 1);
-    fetch[s] = l.session[s]->uid_fetch(all, identity_items(*l.session[s]));
+    fetch[s] = l.session[s]->uid_fetch(all, identity_fetch());
   }
   st = l.wait_loop([&] {
     return (!fetch[Side::Local].valid() || fetch[Side::Local].ready()) &&
