@@ -25,11 +25,11 @@ _twinbox() {
   fi
   COMPREPLY=()
 
-  local commands="sync watch check serve demo"
+  local commands="sync watch check serve demo status list repair rename delete"
   local cmd="" i
   for ((i = 1; i < cword; i++)); do
     case ${words[i]} in
-      sync | watch | check | serve | demo)
+      sync | watch | check | serve | demo | status | list | repair | rename | delete)
         cmd=${words[i]}
         break
         ;;
@@ -70,7 +70,22 @@ _twinbox() {
       opts="-c --config --debug -q --quiet -v --verbose --json --log-file -h --help"
       ;;
     check)
+      opts="-c --config --debug --json -h --help"
+      ;;
+    status)
+      opts="-c --config --json -h --help"
+      ;;
+    list)
+      opts="-c --config --debug --json -h --help"
+      ;;
+    repair)
+      opts="-c --config -n --dry-run --debug --json -h --help"
+      ;;
+    rename)
       opts="-c --config --debug -h --help"
+      ;;
+    delete)
+      opts="-c --config --force --debug -h --help"
       ;;
     serve)
       opts="-l --listen --db -u --user --users-file --tls-cert --tls-key --tls-port --stdio --disable --seed-demo --allow-plaintext --no-fsync --max-connections --test-controls -h --help"

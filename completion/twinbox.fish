@@ -1,6 +1,6 @@
 # fish completion for twinbox(1). Installed to share/fish/vendor_completions.d/twinbox.fish.
 
-set -l commands sync watch check serve demo
+set -l commands sync watch check serve demo status list repair rename delete
 
 function __twinbox_config_files
     set -l dir (set -q XDG_CONFIG_HOME; and echo $XDG_CONFIG_HOME; or echo $HOME/.config)/twinbox
@@ -20,6 +20,11 @@ complete -c twinbox -n "not __fish_seen_subcommand_from $commands" -a watch -d '
 complete -c twinbox -n "not __fish_seen_subcommand_from $commands" -a check -d 'Validate the config and log in to both sides'
 complete -c twinbox -n "not __fish_seen_subcommand_from $commands" -a serve -d 'Run the embedded IMAP server'
 complete -c twinbox -n "not __fish_seen_subcommand_from $commands" -a demo -d 'Sync two embedded servers with sample mail'
+complete -c twinbox -n "not __fish_seen_subcommand_from $commands" -a status -d 'Show the state of each mailbox pair (offline)'
+complete -c twinbox -n "not __fish_seen_subcommand_from $commands" -a list -d 'Show the mailboxes of both sides and how they pair'
+complete -c twinbox -n "not __fish_seen_subcommand_from $commands" -a repair -d 'Re-check message pairs by content, fix the state'
+complete -c twinbox -n "not __fish_seen_subcommand_from $commands" -a rename -d 'Rename a mailbox on both sides and in the state'
+complete -c twinbox -n "not __fish_seen_subcommand_from $commands" -a delete -d 'Delete a mailbox on both sides and in the state'
 
 # sync
 complete -c twinbox -n "__fish_seen_subcommand_from sync watch check" -s c -l config -r -a '(__twinbox_config_files)' -d 'Config file'
@@ -31,6 +36,13 @@ complete -c twinbox -n "__fish_seen_subcommand_from sync watch" -s v -l verbose 
 complete -c twinbox -n "__fish_seen_subcommand_from sync watch" -l json -d 'One JSON object per line'
 complete -c twinbox -n "__fish_seen_subcommand_from sync watch" -l log-file -r -F -d 'Also append timestamped events to FILE'
 complete -c twinbox -n "__fish_seen_subcommand_from sync" -l exit-code -d 'Exit 1 when something changed'
+
+# status, list, repair, rename, delete
+complete -c twinbox -n "__fish_seen_subcommand_from status list repair rename delete" -s c -l config -r -a '(__twinbox_config_files)' -d 'Config file'
+complete -c twinbox -n "__fish_seen_subcommand_from list repair rename delete" -l debug -d 'Protocol trace on stderr'
+complete -c twinbox -n "__fish_seen_subcommand_from check status list repair" -l json -d 'One JSON object'
+complete -c twinbox -n "__fish_seen_subcommand_from repair" -s n -l dry-run -d 'Report what would be fixed, write nothing'
+complete -c twinbox -n "__fish_seen_subcommand_from delete" -l force -d 'Delete even mail the other side has not seen'
 
 # serve
 complete -c twinbox -n "__fish_seen_subcommand_from serve" -s l -l listen -x -a '127.0.0.1:1143 127.0.0.1:0 0.0.0.0:143' -d 'HOST:PORT to listen on'

@@ -13,6 +13,7 @@
 #include <twinbox/net/io.hpp>
 #include <twinbox/sync/reader.hpp>
 
+#include "admin_support.hpp"
 #include "commands.hpp"
 
 namespace twinbox::cli {
@@ -29,44 +30,73 @@ std::string join(const std::vector<std::string>& items) {
   return out;
 }
 
-/// Prints one side's report; returns its error, if any.
-std::optional<Error> check_side(Side side, const client::EndpointOptions& o,
-                                Result<std::unique_ptr<client::Session>>& session) {
-  std::cout << to_string(side) << ": " << where(o) << '\n';
+/// What check found out about one side (printed as text, or as JSON with --json).
+struct SideCheck {
+  std::string endpoint;
+  std::optional<Error> error;
+  std::string user;  ///< "" for a tunnel
+  std::vector<std::string> capabilities;
+  std::string sync_path;
+  bool qresync_enabled = false, move = false, uidplus = false, compression = false;
+};
+
+SideCheck check_side(const client::EndpointOptions& o,
+                     Result<std::unique_ptr<client::Session>>& session) {
+  SideCheck c;
+  c.endpoint = where(o);
   if (!session) {
-    std::cout << "  FAILED: " << session.error().message << '\n';
-    return session.error();
+    c.error = session.error();
+    return c;
   }
   client::Session& s = **session;
-  if (o.transport != client::Transport::Tunnel) {
-    std::cout << "  logged in as " << o.credentials.username << '\n';
-  }
-  std::cout << "  capabilities: " << join(s.capabilities().items()) << '\n';
-  std::cout << "  sync path: " << sync::to_string(sync::best_path(s))
-            << (s.qresync() ? " (QRESYNC enabled)" : "") << '\n';
-  std::cout << "  moves: " << (s.has("MOVE") ? "UID MOVE" : "COPY + expunge")
-            << ", new UIDs: " << (s.has("UIDPLUS") ? "UIDPLUS" : "searched after APPEND")
-            << ", compression: " << (s.compressed() ? "on" : "off") << '\n';
+  if (o.transport != client::Transport::Tunnel) c.user = o.credentials.username;
+  c.capabilities = s.capabilities().items();
+  c.sync_path = std::string(sync::to_string(sync::best_path(s)));
+  c.qresync_enabled = s.qresync();
+  c.move = s.has("MOVE");
+  c.uidplus = s.has("UIDPLUS");
+  c.compression = s.compressed();
   (void)s.wait(s.logout(), net::deadline_in(std::chrono::seconds(5)));
-  return std::nullopt;
+  return c;
+}
+
+void print_text(Side side, const SideCheck& c) {
+  std::cout << to_string(side) << ": " << c.endpoint << '\n';
+  if (c.error) {
+    std::cout << "  FAILED: " << c.error->message << '\n';
+    return;
+  }
+  if (!c.user.empty()) std::cout << "  logged in as " << c.user << '\n';
+  std::cout << "  capabilities: " << join(c.capabilities) << '\n';
+  std::cout << "  sync path: " << c.sync_path << (c.qresync_enabled ? " (QRESYNC enabled)" : "")
+            << '\n';
+  std::cout << "  moves: " << (c.move ? "UID MOVE" : "COPY + expunge")
+            << ", new UIDs: " << (c.uidplus ? "UIDPLUS" : "searched after APPEND")
+            << ", compression: " << (c.compression ? "on" : "off") << '\n';
+}
+
+nlohmann::json side_json(const SideCheck& c) {
+  using nlohmann::json;
+  if (c.error) {
+    return json{{"endpoint", c.endpoint}, {"ok", false}, {"error", c.error->message},
+                {"kind", to_string(exit_code_for(c.error->code))}};
+  }
+  return json{{"endpoint", c.endpoint},         {"ok", true},
+              {"error", nullptr},               {"user", c.user},
+              {"capabilities", c.capabilities}, {"sync_path", c.sync_path},
+              {"qresync_enabled", c.qresync_enabled}, {"move", c.move},
+              {"uidplus", c.uidplus},           {"compression", c.compression}};
 }
 
 }  // namespace
 
 int check_command(const CheckArgs& args) {
-  auto path = config_path(args.config);
-  if (!path) {
-    std::cerr << "twinbox: " << path.error().message << '\n';
-    return to_int(ExitCode::Config);
+  auto config = load_admin_config(args.config);
+  if (!config) return report_failure(config.error(), args.json);
+  if (!args.json) {
+    std::cout << "config " << config->origin << ": OK\n"
+              << "state: " << config->sync.state_path << '\n';
   }
-  auto config = load_config(*path);
-  if (!config) {
-    std::cerr << "twinbox: " << config.error().message << '\n';
-    return to_int(ExitCode::Config);
-  }
-  std::cout << "config " << *path << ": OK\n"
-            << "state: " << config->sync.state_path << '\n';
-
   RunFlags flags;
   flags.debug = args.debug;
   auto mu = std::make_shared<std::mutex>();
@@ -77,10 +107,7 @@ int check_command(const CheckArgs& args) {
   PerSide<client::EndpointOptions> eps;
   for (Side side : kBothSides) {
     auto o = endpoint_options(config->endpoints[side], side, flags);
-    if (!o) {
-      std::cerr << "twinbox: " << o.error().message << '\n';
-      return to_int(exit_code_for(o.error().code));
-    }
+    if (!o) return report_failure(o.error(), args.json);
     eps[side] = std::move(*o);
   }
   using SessionResult = Result<std::unique_ptr<client::Session>>;
@@ -90,15 +117,23 @@ int check_command(const CheckArgs& args) {
   remote.join();
 
   std::optional<Error> first;
+  nlohmann::json out{{"config", config->origin}, {"state", config->sync.state_path}};
   for (Side side : kBothSides) {
-    auto e = check_side(side, eps[side], sessions[side]);
-    if (e && !first) first = e;
+    SideCheck c = check_side(eps[side], sessions[side]);
+    if (c.error && !first) first = c.error;
+    if (args.json) {
+      out[std::string(to_string(side))] = side_json(c);
+    } else {
+      print_text(side, c);
+    }
   }
+  out["ok"] = !first.has_value();
+  if (args.json) print_json(out);
   if (first) {
     std::cerr << "twinbox: " << to_string(first->code) << ": " << first->message << '\n';
     return to_int(exit_code_for(first->code));
   }
-  std::cout << "both sides OK\n";
+  if (!args.json) std::cout << "both sides OK\n";
   return 0;
 }
 

@@ -1,6 +1,7 @@
 // The command line: CLI11 subcommands filled into plain argument structs (commands.hpp), run,
 // and every exception that may reach here (CLI11, nlohmann/json, bad_alloc) mapped to an exit
-// status. The only file of the program that includes CLI11.
+// status. With admin_cli.cpp (status, list, repair, rename, delete), the only files of the
+// program that include CLI11.
 
 #include <iostream>
 #include <new>
@@ -23,6 +24,11 @@ Commands:
   check    validate the config, log in to both sides, show what each server offers
   serve    run the embedded IMAP server
   demo     two embedded servers with sample mail, synced both ways, result shown
+  status   what the state database says about each mailbox pair (offline)
+  list     the mailboxes of both sides, how they pair, what is excluded
+  repair   re-check message pairs by content and fix the state (copies nothing)
+  rename   rename a mailbox on both sides and in the state
+  delete   delete a mailbox on both sides and in the state
 
 Examples:
   twinbox demo
@@ -30,6 +36,8 @@ Examples:
   twinbox sync
   twinbox sync --config ~/.config/twinbox/work.conf --json
   twinbox watch
+  twinbox status --json
+  twinbox rename Projects/2024 Archive/2024
   twinbox serve --listen 127.0.0.1:1143 --db ~/mail.db --user me:secret
 
 Exit status: 0 success, 2 partial (some mailboxes failed), 3 config or usage error,
@@ -75,7 +83,8 @@ nothing on either server and does not open the state database.
 
 Examples:
   twinbox check
-  twinbox check --config ~/.config/twinbox/gmail.conf --debug)";
+  twinbox check --config ~/.config/twinbox/gmail.conf --debug
+  twinbox check --json | jq '.local.sync_path, .remote.sync_path')";
 
 constexpr const char* kServeFooter = R"(
 A real IMAP4rev1 server (CONDSTORE, QRESYNC, IDLE, UIDPLUS, MOVE, ...) storing mail in
@@ -203,6 +212,7 @@ int run_app(int argc, char** argv) {
   check->footer(kCheckFooter);
   check->add_option("-c,--config", check_args.config, "Config file")->type_name("FILE");
   check->add_flag("--debug", check_args.debug, "Protocol trace on stderr (secrets redacted)");
+  check->add_flag("--json", check_args.json, "One JSON object on stdout (see twinbox(1))");
 
   ServeArgs serve_args;
   add_serve(app, serve_args);
@@ -214,6 +224,9 @@ int run_app(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(4, 10000));
   demo->add_flag("-v,--verbose", demo_args.verbose, "Also print each step of the syncs");
+
+  AdminCommands admin_args;
+  add_admin_commands(app, admin_args);
 
   try {
     app.parse(argc, argv);
@@ -234,6 +247,7 @@ int run_app(int argc, char** argv) {
   if (app.got_subcommand("check")) return check_command(check_args);
   if (app.got_subcommand("serve")) return serve_command(serve_args);
   if (app.got_subcommand("demo")) return demo_command(demo_args);
+  if (auto status = run_admin_command(app, admin_args)) return *status;
   std::cerr << app.help() << "\ntwinbox: a command is required\n";
   return to_int(ExitCode::Config);
 }

@@ -4,10 +4,15 @@
 // nlohmann/json and bad_alloc may, caught by cli::run). Private to the cli layer.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "report.hpp"
+
+namespace CLI {
+class App;
+}
 
 namespace twinbox::cli {
 
@@ -36,6 +41,7 @@ int watch_command(const WatchArgs& args);
 struct CheckArgs {
   std::string config;
   bool debug = false;
+  bool json = false;  ///< one JSON object on stdout (twinbox(1) "JSON OUTPUT")
 };
 int check_command(const CheckArgs& args);
 
@@ -68,6 +74,58 @@ struct DemoArgs {
   bool verbose = false;
 };
 int demo_command(const DemoArgs& args);
+
+// ---- Admin commands (admin_cli.cpp registers them; each in its own <name>_cmd.cpp) ----
+
+struct StatusArgs {
+  std::string config;
+  bool json = false;
+};
+int status_command(const StatusArgs& args);
+
+struct ListArgs {
+  std::string config;
+  bool debug = false;
+  bool json = false;
+};
+int list_command(const ListArgs& args);
+
+struct RepairArgs {
+  std::string config;
+  std::vector<std::string> mailboxes;
+  bool dry_run = false;
+  bool debug = false;
+  bool json = false;
+};
+int repair_command(const RepairArgs& args);
+
+struct RenameArgs {
+  std::string config;
+  std::string from, to;
+  bool debug = false;
+};
+int rename_command(const RenameArgs& args);
+
+struct DeleteArgs {
+  std::string config;
+  std::string mailbox;
+  bool force = false;
+  bool debug = false;
+};
+int delete_command(const DeleteArgs& args);
+
+/// The arguments of all admin commands, filled by CLI11.
+struct AdminCommands {
+  StatusArgs status;
+  ListArgs list;
+  RepairArgs repair;
+  RenameArgs rename;
+  DeleteArgs del;
+};
+/// Registers status, list, repair, rename and delete on `app` (admin_cli.cpp).
+void add_admin_commands(CLI::App& app, AdminCommands& args);
+/// Runs the admin command `app` parsed, if it was one.
+std::optional<int> run_admin_command(const CLI::App& app, const AdminCommands& args);
 
 /// The config file to use: `path`, or the default one. Errc::Config when neither works.
 Result<std::string> config_path(const std::string& path);

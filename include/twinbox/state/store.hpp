@@ -207,3 +207,30 @@ class Transaction {
 };
 
 }  // namespace twinbox::state
+
+// ---- Read-only summary for `twinbox status` (src/state/store_admin.cpp) ----
+
+namespace twinbox::state {
+
+/// One mailbox pair with the counts `twinbox status` shows.
+struct MailboxSummary {
+  MailboxPair pair;
+  std::size_t messages = 0;    ///< message pairs with both UIDs
+  std::size_t half_pairs = 0;  ///< pairs void on one side (awaiting re-pairing or a copy)
+  std::size_t intents = 0;     ///< pending append intents (an interrupted copy)
+};
+
+struct StateSummary {
+  std::string path;
+  int schema_version = 0;
+  std::vector<MailboxSummary> mailboxes;  ///< by pair id
+};
+
+/// Reads the state database at `path` read-only and WITHOUT the run lock: a sync running at
+/// the same time is fine (WAL: this reader sees its last commit) and is not disturbed. Never
+/// creates or migrates anything. Errors: Errc::NotFound when the file does not exist (the
+/// message says to run a sync first); Errc::Storage when it cannot be read, is not a state
+/// database, or has a schema newer than this twinbox.
+Result<StateSummary> read_summary(const std::string& path);
+
+}  // namespace twinbox::state
