@@ -16,7 +16,7 @@ void Loop::remove(Session& session) {
   sessions_.erase(std::remove(sessions_.begin(), sessions_.end(), &session), sessions_.end());
 }
 
-Status Loop::pump(Deadline deadline) {
+Status Loop::pump(Deadline deadline, const std::function<bool()>& done) {
   std::vector<net::PollItem> items;
   items.reserve(sessions_.size());
   bool any_ready = false;
@@ -33,6 +33,7 @@ Status Loop::pump(Deadline deadline) {
   for (Session* s : sessions_) {
     if (auto st = s->on_ready(); !st) return st.error().with_context(s->describe());
   }
+  if (done && done()) return {};
   if (!any_ready) {
     for (std::size_t i = 0; i < sessions_.size(); ++i) items[i].events = sessions_[i]->poll_events();
     auto n = net::poll_streams(items, deadline);
@@ -56,7 +57,7 @@ Status Loop::pump(Deadline deadline) {
 
 Status Loop::run_until(const std::function<bool()>& done, Deadline deadline) {
   while (!done()) {
-    if (auto s = pump(deadline); !s) {
+    if (auto s = pump(deadline, done); !s) {
       if (done()) return {};
       return s;
     }

@@ -503,10 +503,16 @@ Result<SyncReport> Engine::run() {
       report_.mailboxes.push_back(std::move(w.report));
     }
   }
+  // LOGOUT politely, both sides at once; a failure here changes nothing.
+  PerSide<client::Pending<void>> bye;
   for (Side s : kBothSides) {
     report_.commands[s] = sessions_[s]->commands_sent() - base_commands[s];
-    // LOGOUT politely; a failure here changes nothing.
-    (void)wait(*sessions_[s], sessions_[s]->logout());
+    bye[s] = sessions_[s]->logout();
+  }
+  (void)wait_loop([&] { return bye[Side::Local].ready() && bye[Side::Remote].ready(); });
+  for (Side s : kBothSides) {
+    // The loop stops at the first closed connection (a completed LOGOUT closes it).
+    if (!bye[s].ready()) (void)wait(*sessions_[s], bye[s]);
   }
   cleanup();
   return std::move(report_);

@@ -24,7 +24,9 @@ class Loop {
 
   /// One round: waits until a session can progress or the deadline passes, then processes
   /// every ready session. Returns the first session error (its message names the session).
-  Status pump(Deadline deadline);
+  /// Every session is first processed once without waiting; when `done` is given and holds
+  /// after that pass, the round ends there (no poll that nothing would wake).
+  Status pump(Deadline deadline, const std::function<bool()>& done = {});
   /// Rounds until done() is true: Errc::Timeout at the deadline, or a session's error.
   Status run_until(const std::function<bool()>& done, Deadline deadline);
 
