@@ -466,12 +466,16 @@ Result<SyncReport> Engine::run() {
       }
       // The mutated inputs are the deltas of the passes below.
       for (auto& w : work) {
-        for (const auto& in : inputs) {
-          if (in.mailbox == w.pair.pair && w.delta) w.delta = in.input.delta;
+        for (auto& in : inputs) {
+          if (in.mailbox == w.pair.pair && w.delta) w.delta = std::move(in.input.delta);
         }
       }
     }
   }
+  // Copies of every pair's stored state and delta: not needed past the moves (memory grows
+  // with the number of messages).
+  inputs.clear();
+  inputs.shrink_to_fit();
 
   for (auto& w : work) {
     if (auto it = moved_counts.find(w.pair.pair); it != moved_counts.end()) {
