@@ -249,7 +249,7 @@ Pending<AppendResult> Session::append(std::string_view mailbox,
   trace.resize(trace.size() - 2);
   std::uint64_t nonsync_max = im.caps.max_nonsync_literal();
   for (auto& m : messages) {
-    std::uint64_t size = m.source ? m.source->size() : m.data.size();
+    std::uint64_t size = m.source ? m.source->size() : m.owned ? m.owned->size() : m.data.size();
     if (limit && size > *limit) {
       return failed_now<AppendResult>(fail(
           Errc::Limit, Scope::Message,
@@ -279,6 +279,8 @@ Pending<AppendResult> Session::append(std::string_view mailbox,
     if (m.source) {
       body.source = m.source;
       body.source_size = size;
+    } else if (m.owned) {
+      body.shared = std::move(m.owned);
     } else {
       body.view = m.data;
       body.use_view = true;

@@ -254,6 +254,7 @@ void Session::Impl::fill_output() {
       if (c.piece_offset < size) continue;
       ++c.next_piece;
       c.piece_offset = 0;
+      p.shared.reset();  // a body handed over (AppendMessage::owned) is freed once written
       if (p.sync_after) {
         waiting_plus = true;
         waiting_plus_tag = c.tag;

@@ -558,6 +558,7 @@ Result<SyncReport> Engine::run() {
   std::map<MailboxKey, std::vector<StoreFlags>> follow_up;
   std::map<MailboxKey, PerSide<Counts>> moved_counts;
   std::set<MailboxKey> touched;  ///< mailboxes changed by moves (need a confirming pass)
+  bool planned = false;  ///< run_planned() sent (before the deltas moved into `work`)
   bool can_move = sessions_[Side::Local]->has("UIDPLUS") && sessions_[Side::Remote]->has("UIDPLUS");
   if (can_move && inputs.size() > 1 && !opt_.dry_run) {
     std::vector<Move> moves = match_moves(inputs);
@@ -579,16 +580,22 @@ Result<SyncReport> Engine::run() {
         for (const auto& w : work) display[w.pair.pair] = w.report.name;
         notify_moves(*opt_.observer, moves, display);
       }
-      // The mutated inputs are the deltas of the passes below.
+      // The mutated inputs are the deltas of the passes below (totals first: they are moved).
+      if (opt_.observer) opt_.observer->run_planned(totals_of(inputs));
+      planned = true;
       for (auto& w : work) {
-        for (const auto& in : inputs) {
-          if (in.mailbox == w.pair.pair && w.delta) w.delta = in.input.delta;
+        for (auto& in : inputs) {
+          if (in.mailbox == w.pair.pair && w.delta) w.delta = std::move(in.input.delta);
         }
       }
     }
   }
+  if (opt_.observer && !planned) opt_.observer->run_planned(totals_of(inputs));
+  // Copies of every pair's stored state and delta: not needed past the moves (memory grows
+  // with the number of messages).
+  inputs.clear();
+  inputs.shrink_to_fit();
 
-  if (opt_.observer) opt_.observer->run_planned(totals_of(inputs));
   for (auto& w : work) {
     if (auto it = moved_counts.find(w.pair.pair); it != moved_counts.end()) {
       for (Side s : kBothSides) w.report.to[s].moved += it->second[s].moved;
@@ -628,14 +635,25 @@ Result<SyncReport> Engine::run() {
       report_.mailboxes.push_back(std::move(w.report));
     }
   }
+  // LOGOUT politely, both sides at once; a failure here changes nothing. Watch mode keeps
+  // unselected sessions for its next run instead.
+  PerSide<client::Pending<void>> bye;
+  PerSide<bool> out{false, false};
   for (Side s : kBothSides) {
     report_.commands[s] = sessions_[s]->commands_sent() - base_commands[s];
     if (keep_ && keep_for_next_run(*sessions_[s])) {
       keep_->session[s] = std::move(sessions_[s]);  // for the next run: no LOGOUT
       continue;
     }
-    // LOGOUT politely; a failure here changes nothing.
-    (void)wait(*sessions_[s], sessions_[s]->logout());
+    bye[s] = sessions_[s]->logout();
+    out[s] = true;
+  }
+  if (out[Side::Local] && out[Side::Remote]) {
+    (void)wait_loop([&] { return bye[Side::Local].ready() && bye[Side::Remote].ready(); });
+  }
+  for (Side s : kBothSides) {
+    // The loop stops at the first closed connection (a completed LOGOUT closes it).
+    if (out[s] && !bye[s].ready()) (void)wait(*sessions_[s], bye[s]);
   }
   cleanup();
   return std::move(report_);

@@ -6,60 +6,15 @@
 #include <twinbox/sync/executor.hpp>
 #include <twinbox/sync/reader.hpp>
 
+#include "executor_util.hpp"
 #include "wait.hpp"
 
 namespace twinbox::sync {
 namespace {
 
-state::ContentIdentity to_state(const MessageIdentity& id) {
-  return {id.message_id, id.size, id.internaldate, id.sha256};
-}
-
-imap::FlagSet to_flagset(const Flags& f) {
-  imap::FlagSet s;
-  for (const auto& x : f) s.insert(x);
-  return s;
-}
-
-imap::SeqSet uid_set(const std::vector<Uid>& uids) {
-  imap::SeqSet s;
-  for (Uid u : uids) s.add(u.value);
-  return s;
-}
-
-/// Buffers the bodies of one copy batch (bounded by the copy window).
-class BatchSink : public client::MessageSink {
- public:
-  struct Body {
-    std::string data;
-    std::optional<std::string> internal_date;
-  };
-  Status begin(SeqNum seq, std::uint64_t size) override {
-    cur_ = seq.value;
-    auto& b = partial_[cur_];
-    b.clear();
-    b.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(size, 64u << 20)));
-    return {};
-  }
-  Status data(std::string_view chunk) override {
-    partial_[cur_].append(chunk);
-    return {};
-  }
-  Status end(const imap::FetchData& meta) override {
-    if (!meta.uid) return {};
-    auto it = partial_.find(meta.seq.value);
-    if (it == partial_.end()) return {};
-    bodies_[meta.uid->value] = Body{std::move(it->second), meta.internal_date};
-    partial_.erase(it);
-    return {};
-  }
-  std::unordered_map<std::uint32_t, Body>& bodies() { return bodies_; }
-
- private:
-  std::uint32_t cur_ = 0;
-  std::unordered_map<std::uint32_t, std::string> partial_;
-  std::unordered_map<std::uint32_t, Body> bodies_;
-};
+using detail::to_flagset;
+using detail::to_state;
+using detail::uid_set;
 
 /// Current flags of a message on one side: as reported in the delta, else the stored base.
 class FlagLookup {
@@ -188,140 +143,6 @@ Status Executor::execute(const MailboxWork& work, const Plan& plan, PerSide<Coun
     if (auto st = store_.remove_pairs(work.id, s, remove[s]); !st) return st;
   }
   return txn->commit();
-}
-
-Status Executor::copy_direction(const MailboxWork& work, Side from, const std::vector<Copy>& copies,
-                                PerSide<Counts>& counts) {
-  Side to = other(from);
-  client::Session& src = *sessions_[from];
-  client::Session& dst = *sessions_[to];
-  // Batches bounded by the copy window (a larger message is a batch of its own).
-  std::vector<std::vector<const Copy*>> batches(1);
-  std::uint64_t bytes = 0;
-  for (const auto& c : copies) {
-    if (!batches.back().empty() && bytes + c.identity.size > options_.copy_window) {
-      batches.emplace_back();
-      bytes = 0;
-    }
-    batches.back().push_back(&c);
-    bytes += c.identity.size;
-  }
-  const MailboxSnapshot& target = work.delta[to].snapshot;
-  bool multi = dst.has("MULTIAPPEND");
-  client::FetchItems items;
-  items.flags = false;
-  items.internal_date = true;
-  items.body = true;
-
-  auto start_fetch = [&](std::size_t k, BatchSink& sink) {
-    std::vector<Uid> uids;
-    for (const Copy* c : batches[k]) uids.push_back(c->uid);
-    return src.uid_fetch_stream(uid_set(uids), items, sink);
-  };
-  std::vector<std::unique_ptr<BatchSink>> sinks;
-  sinks.push_back(std::make_unique<BatchSink>());
-  auto fetch = start_fetch(0, *sinks[0]);
-  for (std::size_t k = 0; k < batches.size(); ++k) {
-    // Intents first: committed before any APPEND of the batch (PROTOCOL.md §4.7).
-    std::vector<std::int64_t> intent_ids;
-    {
-      auto txn = store_.begin();
-      if (!txn) return txn.error();
-      for (const Copy* c : batches[k]) {
-        state::AppendIntent in;
-        in.mailbox = work.id;
-        in.source_side = from;
-        in.source_uid = c->uid;
-        in.target_uidvalidity = target.uidvalidity;
-        in.target_uidnext = target.uidnext;
-        in.flags = format_flags(c->flags);
-        in.identity = to_state(c->identity);
-        auto id = store_.record_intent(in);
-        if (!id) return id.error();
-        intent_ids.push_back(*id);
-      }
-      if (auto st = txn->commit(); !st) return st;
-    }
-    auto fetched = wait(fetch);
-    if (!fetched) return fetched.error().with_context("fetching messages from the " + std::string(to_string(from)) + " side");
-    std::unique_ptr<BatchSink> sink = std::move(sinks.back());
-    sinks.clear();
-    client::Pending<client::FetchResult> next_fetch;
-    if (k + 1 < batches.size()) {
-      sinks.push_back(std::make_unique<BatchSink>());
-      next_fetch = start_fetch(k + 1, *sinks.back());
-    }
-    // Messages that vanished on the source meanwhile are not copied (next run sees them go).
-    std::vector<const Copy*> sent;
-    std::vector<std::int64_t> sent_intents, dropped_intents;
-    std::vector<client::AppendMessage> msgs;
-    for (std::size_t i = 0; i < batches[k].size(); ++i) {
-      const Copy* c = batches[k][i];
-      auto it = sink->bodies().find(c->uid.value);
-      if (it == sink->bodies().end()) {
-        dropped_intents.push_back(intent_ids[i]);
-        continue;
-      }
-      client::AppendMessage m;
-      m.flags = to_flagset(c->flags);
-      m.internal_date = it->second.internal_date;
-      m.data = it->second.data;
-      msgs.push_back(std::move(m));
-      sent.push_back(c);
-      sent_intents.push_back(intent_ids[i]);
-    }
-    std::vector<Uid> new_uids;
-    UidValidity new_uv;
-    if (!msgs.empty()) {
-      std::vector<client::Pending<client::AppendResult>> appends;
-      if (multi && msgs.size() > 1) {
-        crash_point("IMAP MULTIAPPEND");
-        appends.push_back(dst.append(work.name[to], std::move(msgs)));
-      } else {
-        for (auto& m : msgs) {
-          crash_point("IMAP APPEND");
-          appends.push_back(dst.append(work.name[to], {std::move(m)}));
-        }
-      }
-      for (auto& a : appends) {
-        auto r = wait(a);
-        if (!r) return r.error().with_context("APPEND to " + work.name[to] + " on the " + std::string(to_string(to)) + " side");
-        new_uv = r->uidvalidity;
-        for (Uid u : r->uids) new_uids.push_back(u);
-      }
-    }
-    auto txn = store_.begin();
-    if (!txn) return txn.error();
-    for (auto id : dropped_intents) {
-      if (auto st = store_.drop_intent(id); !st) return st;
-    }
-    if (new_uids.size() == sent.size() && new_uv == target.uidvalidity) {
-      std::vector<state::MessagePair> pairs;
-      for (std::size_t i = 0; i < sent.size(); ++i) {
-        state::MessagePair p;
-        p.uid[from] = sent[i]->uid;
-        p.uid[to] = new_uids[i];
-        p.base_flags = format_flags(sent[i]->flags);
-        p.identity = to_state(sent[i]->identity);
-        pairs.push_back(std::move(p));
-      }
-      if (auto st = store_.upsert_pairs(work.id, pairs); !st) return st;
-      for (auto id : sent_intents) {
-        if (auto st = store_.drop_intent(id); !st) return st;
-      }
-    }
-    // Without APPENDUID (or with a UIDVALIDITY that does not match the snapshot) the intents
-    // stay: the next pass locates the messages by content before anything is copied again.
-    if (auto st = txn->commit(); !st) return st;
-    counts[to].copied += sent.size();
-    for (const Copy* c : sent) counts[to].bytes += c->identity.size;
-    for (std::size_t i = 0; options_.observer && i < sent.size(); ++i) {
-      Uid uid = new_uids.size() == sent.size() ? new_uids[i] : Uid();
-      options_.observer->message_copied(work.display, to, sent[i]->uid, uid, sent[i]->identity.size);
-    }
-    if (next_fetch.valid()) fetch = next_fetch;
-  }
-  return {};
 }
 
 Status Executor::run_stores(const MailboxWork& work, const std::vector<StoreFlags>& stores,

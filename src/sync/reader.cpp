@@ -128,7 +128,22 @@ Status DeltaReader::fetch_new(Uid from, Uid to_exclusive) {
   if (to_exclusive.value <= from.value) return {};
   imap::SeqSet set;
   set.add(from.value, to_exclusive.value - 1);
-  fetches_.push_back(session_.uid_fetch(set, identity_items(path_ != ReadPath::Plain)));
+  // UIDs above the stored UIDNEXT that are stored pairs already (the messages this run
+  // appended, read again by the confirming pass) only need their flags (reconcile rule 7).
+  // Not on a full scan: there the stored UIDs may belong to an old UIDVALIDITY.
+  imap::SeqSet paired;
+  for (auto it = std::lower_bound(stored_uids_.begin(), stored_uids_.end(), from);
+       !full_scan_ && it != stored_uids_.end() && it->value < to_exclusive.value; ++it) {
+    paired.add(it->value);
+  }
+  set.remove(paired);
+  const bool modseq = path_ != ReadPath::Plain;
+  if (!set.empty()) fetches_.push_back(session_.uid_fetch(set, identity_items(modseq)));
+  if (!paired.empty()) {
+    client::FetchItems items;
+    items.modseq = modseq;
+    fetches_.push_back(session_.uid_fetch(paired, items));
+  }
   return {};
 }
 

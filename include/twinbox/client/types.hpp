@@ -254,7 +254,10 @@ struct AppendMessage {
   std::optional<std::string> internal_date;  ///< "dd-Mon-yyyy hh:mm:ss +zzzz"
   /// The body, either bytes the caller keeps alive until the operation completes…
   std::string_view data;
-  /// …or a streamed source (owned by the caller, alive until completion). Wins over data.
+  /// …or bytes handed over to the session, freed as soon as the command has been written
+  /// (a copy pipeline's memory then stays at what is not yet on the wire). Wins over data…
+  std::shared_ptr<const std::string> owned;
+  /// …or a streamed source (owned by the caller, alive until completion). Wins over both.
   BodySource* source = nullptr;
 };
 

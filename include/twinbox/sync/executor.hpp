@@ -3,12 +3,18 @@
 /// servers and records every completed step in the state database.
 ///
 /// How (the Plan says what):
-/// - Copies stream in batches bounded by a byte window: the source's UID FETCH BODY.PEEK[] of
-///   batch k+1 runs while batch k is APPENDed to the target (both connections busy at once).
-///   An append intent is committed before each APPEND; the pair is recorded from APPENDUID in
-///   the same transaction that drops the intent. Without APPENDUID the new messages are
+/// - Copies (executor_copy.cpp) go through a pipeline of batches: several UID FETCH
+///   BODY.PEEK[] in flight on the source while earlier batches are APPENDed (MULTIAPPEND when
+///   offered) to the target, bounded by EngineOptions::copy_window (bytes fetched whose APPEND
+///   is not answered yet); bodies are freed once written. Append intents of a batch are
+///   committed before its FETCH, so before any APPEND; the pairs are recorded from APPENDUID in
+///   the same transaction that drops the intents. Without APPENDUID the new messages are
 ///   located by content above the pre-append UIDNEXT; an ambiguous match leaves the intent for
 ///   the next run to resolve, never a second copy.
+/// - A body literal above the source endpoint's SessionOptions::max_literal (or one that
+///   would take the buffered bodies past copy_window + max_literal: a server sending more
+///   than it announced) is read and dropped, never buffered: that message is not copied and
+///   the mailbox stops with an Errc::Limit error naming its UID (it stays on its side).
 /// - Flag stores are batched by identical changes. On a CONDSTORE side one
 ///   `UID STORE set (UNCHANGEDSINCE m) FLAGS.SILENT (result)` per identical result (a
 ///   compare-and-set, so a replace is safe); elsewhere `+FLAGS.SILENT` / `-FLAGS.SILENT`
