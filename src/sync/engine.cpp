@@ -15,6 +15,7 @@
 #include <twinbox/sync/executor.hpp>
 #include <twinbox/sync/reader.hpp>
 
+#include "body_hashes.hpp"
 #include "engine_steps.hpp"
 #include "wait.hpp"
 
@@ -408,6 +409,13 @@ Status Engine::sync_pair(const PairToSync& p, MailboxReport& rep, std::optional<
       raw = store_->pairs(p.pair);
       if (!raw) return raw.error();
       work.stored = load_stored(*raw);
+    }
+    // Look-alike groups are confirmed by body hashes (nothing is fetched when none).
+    if (auto st = fill_ambiguous_hashes(
+            exec, {{sessions_[Side::Local].get(), sessions_[Side::Remote].get()}},
+            net::deadline_in(opt_.timeout), work);
+        !st) {
+      return st;
     }
     ReconcileInput in{work.stored, work.delta, work.caps, opt_.policy};
     Plan plan = reconcile(in);

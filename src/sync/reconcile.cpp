@@ -21,9 +21,36 @@ Flags clean(const Policy& policy, const Flags& f) {
   return policy.sync_deleted_flag ? f : flags_without(f, "\\Deleted");
 }
 
-/// Pairs up two lists of identities by content (rule 5's ambiguity rule): per content key, the
-/// members of a group are zipped in list order only when both lists hold the same number of
-/// them and every zipped couple is same_content(). Returns (index in a, index in b).
+using Pairs = std::vector<std::pair<std::size_t, std::size_t>>;
+
+/// True when every identity of `v` named in `idx` has a body hash.
+bool all_hashed(const std::vector<const MessageIdentity*>& v, const std::vector<std::size_t>& idx) {
+  return std::all_of(idx.begin(), idx.end(), [&v](std::size_t i) { return !v[i]->sha256.empty(); });
+}
+
+/// Pairs the members ga of `a` with the members gb of `b` of one content group, all hashed,
+/// by hash: a hash pairs only when it appears exactly once on each side (two byte-identical
+/// look-alikes on one side stay unpaired: either could be the twin).
+void pair_by_hash(const std::vector<const MessageIdentity*>& a, const std::vector<std::size_t>& ga,
+                  const std::vector<const MessageIdentity*>& b, const std::vector<std::size_t>& gb,
+                  Pairs& out) {
+  auto count = [](const std::vector<const MessageIdentity*>& v, const std::vector<std::size_t>& idx,
+                  const std::string& h) {
+    return std::count_if(idx.begin(), idx.end(), [&](std::size_t i) { return v[i]->sha256 == h; });
+  };
+  for (std::size_t i : ga) {
+    const std::string& h = a[i]->sha256;
+    if (count(a, ga, h) != 1 || count(b, gb, h) != 1) continue;
+    for (std::size_t j : gb) {
+      if (b[j]->sha256 == h) out.emplace_back(i, j);
+    }
+  }
+}
+
+/// Pairs up two lists of identities by content (rule 5's ambiguity rule): per content key,
+/// when every member on both sides has a body hash, members pair by hash (pair_by_hash());
+/// otherwise the members are zipped in list order only when both lists hold the same number
+/// of them and every zipped couple is same_content(). Returns (index in a, index in b).
 std::vector<std::pair<std::size_t, std::size_t>> match_by_content(
     const std::vector<const MessageIdentity*>& a, const std::vector<const MessageIdentity*>& b) {
   auto keyed = [](const std::vector<const MessageIdentity*>& v) {
@@ -56,7 +83,13 @@ std::vector<std::pair<std::size_t, std::size_t>> match_by_content(
     std::size_t ej = j;
     while (ei < ia.size() && !content_key_less(ka, *a[ia[ei]])) ++ei;
     while (ej < ib.size() && !content_key_less(kb, *b[ib[ej]])) ++ej;
-    if (ei - i == ej - j) {
+    const std::vector<std::size_t> ga(ia.begin() + static_cast<std::ptrdiff_t>(i),
+                                      ia.begin() + static_cast<std::ptrdiff_t>(ei));
+    const std::vector<std::size_t> gb(ib.begin() + static_cast<std::ptrdiff_t>(j),
+                                      ib.begin() + static_cast<std::ptrdiff_t>(ej));
+    if ((ga.size() > 1 || gb.size() > 1) && all_hashed(a, ga) && all_hashed(b, gb)) {
+      pair_by_hash(a, ga, b, gb, out);
+    } else if (ei - i == ej - j) {
       bool all_same = true;
       for (std::size_t k = 0; k < ei - i; ++k) {
         all_same = all_same && same_content(*a[ia[i + k]], *b[ib[j + k]]);
@@ -97,21 +130,7 @@ std::vector<std::pair<std::size_t, std::size_t>> match_exactly(
       if (same_content(*a[ga[0]], *b[gb[0]])) out.emplace_back(ga[0], gb[0]);
       continue;
     }
-    auto hashed = [](const std::vector<const MessageIdentity*>& v, const std::vector<std::size_t>& idx) {
-      return std::all_of(idx.begin(), idx.end(), [&v](std::size_t i) { return !v[i]->sha256.empty(); });
-    };
-    if (!hashed(a, ga) || !hashed(b, gb)) continue;
-    auto count = [](const std::vector<const MessageIdentity*>& v, const std::vector<std::size_t>& idx,
-                    const std::string& h) {
-      return std::count_if(idx.begin(), idx.end(), [&](std::size_t i) { return v[i]->sha256 == h; });
-    };
-    for (std::size_t i : ga) {
-      const std::string& h = a[i]->sha256;
-      if (count(a, ga, h) != 1 || count(b, gb, h) != 1) continue;
-      for (std::size_t j : gb) {
-        if (b[j]->sha256 == h) out.emplace_back(i, j);
-      }
-    }
+    if (all_hashed(a, ga) && all_hashed(b, gb)) pair_by_hash(a, ga, b, gb, out);
   }
   std::sort(out.begin(), out.end());
   return out;

@@ -3,9 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
-#include <chrono>
 #include <filesystem>
-#include <set>
 #include <tuple>
 
 #include <twinbox/state/store.hpp>
@@ -72,17 +70,6 @@ bool same_canonical_mail(Account& a, const sync::Namespace& na, Account& b,
 
 bool has(const std::vector<std::string>& v, const std::string& x) {
   return std::find(v.begin(), v.end(), x) != v.end();
-}
-
-std::set<std::string> subscriptions(Account& a) {
-  client::ListOptions o;
-  o.subscribed_only = true;
-  o.return_special_use = false;
-  auto r = a.session().wait(a.session().list(o), net::deadline_in(std::chrono::seconds(10)));
-  REQUIRE_MESSAGE(r.has_value(), r.error().message);
-  std::set<std::string> out;
-  for (const auto& e : *r) out.insert(e.name);
-  return out;
 }
 
 }  // namespace
@@ -286,8 +273,7 @@ TEST_CASE("different delimiters: '/' Dovecot and a Courier-style 'INBOX.' Doveco
   L.create("Lists/dev");
   L.append("Lists/dev", make_message("dev1"), {"\\Seen"});
   L.append("Sent", make_message("sent-local"), {"\\Seen"});
-  auto& ls = L.session();
-  REQUIRE(ls.wait(ls.subscribe("Lists/dev"), net::deadline_in(std::chrono::seconds(10))));
+  L.subscribe("Lists/dev", true);
   R.create("INBOX.Receipts");
   R.create("INBOX.Receipts.2026");
   R.append("INBOX.Receipts.2026", make_message("r1"), {"$Paid"});
@@ -310,7 +296,7 @@ TEST_CASE("different delimiters: '/' Dovecot and a Courier-style 'INBOX.' Doveco
   CHECK(R.find("INBOX.Sent", "sent-local"));
   CHECK(L.find("Sent", "sent-remote"));
   CHECK(same_canonical_mail(L, kSlash, R, kCourier));
-  CHECK(subscriptions(R).count("INBOX.Lists.dev") == 1);
+  CHECK(R.subscriptions().count("INBOX.Lists.dev") == 1);
 
   // Changes inside the translated mailboxes go both ways; then a no-op.
   L.expunge("Lists/dev", {*L.find("Lists/dev", "dev1")});

@@ -4,8 +4,6 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
-#include <chrono>
-#include <set>
 
 #include "support/sync_fixture.hpp"
 
@@ -55,25 +53,6 @@ void exercise(TestServer& local, TestServer& remote) {
   check_noop(o);
 }
 
-/// The subscribed mailboxes of an account (LSUB / LIST (SUBSCRIBED)).
-std::set<std::string> subscriptions(Account& a) {
-  client::ListOptions o;
-  o.subscribed_only = true;
-  o.return_special_use = false;
-  auto r = a.session().wait(a.session().list(o), net::deadline_in(std::chrono::seconds(10)));
-  REQUIRE_MESSAGE(r.has_value(), r.error().message);
-  std::set<std::string> out;
-  for (const auto& e : *r) out.insert(e.name);
-  return out;
-}
-
-void subscribe(Account& a, const std::string& mailbox, bool on) {
-  auto& s = a.session();
-  auto r = s.wait(on ? s.subscribe(mailbox) : s.unsubscribe(mailbox),
-                  net::deadline_in(std::chrono::seconds(10)));
-  REQUIRE_MESSAGE(r.has_value(), r.error().message);
-}
-
 /// Subscriptions merged three-way over whole syncs (mailboxes.hpp "Subscriptions").
 void exercise_subscriptions(TestServer& local, TestServer& remote) {
   TempDir dir;
@@ -84,37 +63,37 @@ void exercise_subscriptions(TestServer& local, TestServer& remote) {
   L.create("Quiet");
   L.create("Both");
   R.create("Both");
-  subscribe(L, "News", true);  // created on the remote side subscribed, like its source
-  subscribe(R, "Both", true);  // no base and the sides differ: subscribed wins
+  L.subscribe("News", true);  // created on the remote side subscribed, like its source
+  R.subscribe("Both", true);  // no base and the sides differ: subscribed wins
   run_ok(o);
-  auto ls = subscriptions(L);
+  auto ls = L.subscriptions();
   CHECK(ls.count("News") == 1);
   CHECK(ls.count("Both") == 1);
   CHECK(ls.count("Quiet") == 0);
-  CHECK(subscriptions(R) == ls);
+  CHECK(R.subscriptions() == ls);
 
   // One side changes each: the change goes to the other side.
-  subscribe(R, "News", false);
-  subscribe(L, "Quiet", true);
+  R.subscribe("News", false);
+  L.subscribe("Quiet", true);
   std::string log;
   auto r = run(o, &log);
   REQUIRE_MESSAGE(r.has_value(), log);
   INFO(log);
-  ls = subscriptions(L);
+  ls = L.subscriptions();
   CHECK(ls.count("News") == 0);
   CHECK(ls.count("Quiet") == 1);
-  CHECK(subscriptions(R) == ls);
+  CHECK(R.subscriptions() == ls);
 
   // The same change on both sides: nothing to send, but it becomes the new base, so a later
   // subscribe on one side is taken for a change of that side (and not undone).
-  subscribe(L, "Both", false);
-  subscribe(R, "Both", false);
+  L.subscribe("Both", false);
+  R.subscribe("Both", false);
   r = run(o, &log);
   REQUIRE(r.has_value());
-  subscribe(L, "Both", true);
+  L.subscribe("Both", true);
   run_ok(o);
-  CHECK(subscriptions(R).count("Both") == 1);
-  CHECK(subscriptions(L) == subscriptions(R));
+  CHECK(R.subscriptions().count("Both") == 1);
+  CHECK(L.subscriptions() == R.subscriptions());
   check_noop(o);
 }
 

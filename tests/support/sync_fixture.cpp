@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -293,6 +294,20 @@ std::vector<std::string> Account::mailboxes() {
   }
   std::sort(out.begin(), out.end());
   return out;
+}
+
+std::set<std::string> Account::subscriptions() {
+  client::ListOptions lo;
+  lo.subscribed_only = true;
+  lo.return_special_use = false;
+  std::set<std::string> out;
+  for (const auto& e : must(*session_, session_->list(lo), "LIST (SUBSCRIBED)")) out.insert(e.name);
+  return out;
+}
+
+void Account::subscribe(const std::string& mailbox, bool on) {
+  must_void(*session_, on ? session_->subscribe(mailbox) : session_->unsubscribe(mailbox),
+            (on ? "SUBSCRIBE " : "UNSUBSCRIBE ") + mailbox);
 }
 
 imap::StatusData Account::status(const std::string& mailbox) {

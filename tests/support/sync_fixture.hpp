@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -122,6 +123,10 @@ class Account {
   std::optional<Uid> find(const std::string& mailbox, const std::string& id);
   /// Selectable mailboxes (wire names), sorted; \All/\Flagged virtual ones left out.
   std::vector<std::string> mailboxes();
+  /// Subscribed names (LIST (SUBSCRIBED), or LSUB).
+  std::set<std::string> subscriptions();
+  /// SUBSCRIBE (on) or UNSUBSCRIBE.
+  void subscribe(const std::string& mailbox, bool on);
   /// Messages of one mailbox (EXAMINE + UID FETCH), sorted by UID.
   std::vector<MessageView> messages(const std::string& mailbox);
   /// Every message of every listed mailbox, sorted by (mailbox, hash, flags, date).

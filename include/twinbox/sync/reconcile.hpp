@@ -17,9 +17,12 @@
 ///     lost state) -> RecordPair, base = union of both sides' flags (there is no base, so no
 ///     flag can have been "removed"), plus StoreFlags for the side(s) missing some.
 ///     Ambiguity: messages are grouped by content key (Message-ID + size + INTERNALDATE, and
-///     hash when both have one); a group is paired, in UID order, only when both sides have
-///     the same number of messages in it. Otherwise every message of the group is copied:
-///     a duplicate is recoverable, a wrong pairing can later delete the wrong mail.
+///     hash when both have one). A group in which every member on both sides has a body hash
+///     pairs by hash, each hash appearing once per side; otherwise it is paired, in UID
+///     order, only when both sides have the same number of messages in it. Everything else
+///     in the group is copied: a duplicate is recoverable, a wrong pairing can later delete
+///     the wrong mail. (The engine fetches and hashes the bodies of look-alike groups before
+///     reconciling, src/sync/body_hashes.hpp, so same-count groups are normally hashed.)
 ///     Messages without Message-ID and hash are never paired by content.
 ///  6. UIDVALIDITY changed on S (or a pair whose uid[S] is void, i.e. 0, as left by
 ///     StateStore::void_side): uid[S] of every pair is void. Such a half pair is re-paired

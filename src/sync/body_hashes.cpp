@@ -1,0 +1,152 @@
+// Body hashes for ambiguous content groups (body_hashes.hpp).
+
+#include "body_hashes.hpp"
+
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <string_view>
+#include <tuple>
+#include <unordered_set>
+
+#include <twinbox/client/session.hpp>
+
+#include "sha256.hpp"
+
+namespace twinbox::sync {
+namespace {
+
+using Key = std::tuple<std::string_view, std::uint64_t, std::int64_t>;
+
+/// One content group's candidates: new messages on each side, and the twins (UIDs on the
+/// other side) of stored pairs missing on each side.
+struct Group {
+  PerSide<std::vector<Uid>> fresh;
+  PerSide<std::vector<Uid>> missing_twin;  ///< [s]: pairs missing on s, their UIDs on other(s)
+};
+
+bool ambiguous(std::size_t a, std::size_t b) { return a > 0 && b > 0 && a + b >= 3; }
+
+/// Streams bodies into one SHA-256 per message; keeps only the digests.
+class HashSink : public client::MessageSink {
+ public:
+  Status begin(SeqNum seq, std::uint64_t /*size*/) override {
+    cur_ = seq.value;
+    partial_[cur_] = std::make_unique<Sha256>();
+    return {};
+  }
+  Status data(std::string_view chunk) override {
+    if (auto it = partial_.find(cur_); it != partial_.end()) it->second->update(chunk);
+    return {};
+  }
+  Status end(const imap::FetchData& meta) override {
+    auto it = partial_.find(meta.seq.value);
+    if (it == partial_.end()) return {};
+    if (meta.uid) hashes_[meta.uid->value] = it->second->hex();
+    partial_.erase(it);
+    return {};
+  }
+  std::unordered_map<std::uint32_t, std::string>& hashes() { return hashes_; }
+
+ private:
+  std::uint32_t cur_ = 0;
+  std::unordered_map<std::uint32_t, std::unique_ptr<Sha256>> partial_;
+  std::unordered_map<std::uint32_t, std::string> hashes_;
+};
+
+}  // namespace
+
+PerSide<std::vector<Uid>> ambiguous_uids(const StoredMailbox& stored, const PerSide<Delta>& delta) {
+  PerSide<std::unordered_set<std::uint32_t>> vanished;
+  PerSide<std::unordered_set<std::uint32_t>> paired;
+  PerSide<bool> void_side;
+  for (Side s : kBothSides) {
+    for (Uid u : delta[s].vanished) vanished[s].insert(u.value);
+    void_side[s] = delta[s].uidvalidity_changed;
+  }
+  std::map<Key, Group> groups;
+  auto keyed = [](const MessageIdentity& id) { return !id.message_id.empty() && id.sha256.empty(); };
+  for (const StoredPair& p : stored.pairs) {
+    PerSide<bool> live;
+    for (Side s : kBothSides) {
+      live[s] = p.uid[s].valid() && !void_side[s];
+      if (live[s]) paired[s].insert(p.uid[s].value);
+    }
+    if (!keyed(p.identity)) continue;
+    for (Side s : kBothSides) {
+      const Side t = other(s);
+      const bool missing_s = !live[s] || vanished[s].count(p.uid[s].value) != 0;
+      const bool alive_t = live[t] && vanished[t].count(p.uid[t].value) == 0;
+      if (missing_s && alive_t) {
+        const auto& id = p.identity;
+        groups[Key{id.message_id, id.size, id.internaldate}].missing_twin[s].push_back(p.uid[t]);
+      }
+    }
+  }
+  for (Side s : kBothSides) {
+    for (const NewMessage& m : delta[s].added) {
+      if (!m.uid.valid() || paired[s].count(m.uid.value) != 0 || !keyed(m.identity)) continue;
+      const auto& id = m.identity;
+      groups[Key{id.message_id, id.size, id.internaldate}].fresh[s].push_back(m.uid);
+    }
+  }
+  PerSide<std::vector<Uid>> out;
+  for (const auto& [key, g] : groups) {
+    const bool amb = ambiguous(g.fresh[Side::Local].size(), g.fresh[Side::Remote].size()) ||
+                     ambiguous(g.missing_twin[Side::Local].size(), g.fresh[Side::Local].size()) ||
+                     ambiguous(g.missing_twin[Side::Remote].size(), g.fresh[Side::Remote].size());
+    if (!amb) continue;
+    for (Side s : kBothSides) {
+      out[s].insert(out[s].end(), g.fresh[s].begin(), g.fresh[s].end());
+      const auto& twins = g.missing_twin[other(s)];
+      out[s].insert(out[s].end(), twins.begin(), twins.end());
+    }
+  }
+  for (Side s : kBothSides) {
+    std::sort(out[s].begin(), out[s].end());
+    out[s].erase(std::unique(out[s].begin(), out[s].end()), out[s].end());
+  }
+  return out;
+}
+
+void apply_hashes(StoredMailbox& stored, PerSide<Delta>& delta, const BodyHashes& hashes) {
+  auto fill = [](MessageIdentity& id, const std::unordered_map<std::uint32_t, std::string>& h,
+                 Uid uid) {
+    if (!id.sha256.empty()) return;
+    if (auto it = h.find(uid.value); it != h.end()) id.sha256 = it->second;
+  };
+  for (Side s : kBothSides) {
+    for (NewMessage& m : delta[s].added) fill(m.identity, hashes[s], m.uid);
+    if (delta[s].uidvalidity_changed) continue;  // stored UIDs of s name other messages now
+    for (StoredPair& p : stored.pairs) {
+      if (p.uid[s].valid()) fill(p.identity, hashes[s], p.uid[s]);
+    }
+  }
+}
+
+Status fill_ambiguous_hashes(Executor& exec, PerSide<client::Session*> sessions,
+                             net::Deadline deadline, MailboxWork& work) {
+  const PerSide<std::vector<Uid>> want = ambiguous_uids(work.stored, work.delta);
+  BodyHashes hashes;
+  for (Side s : kBothSides) {
+    if (want[s].empty()) continue;
+    if (auto st = exec.ensure_selected(s, work.name[s]); !st) return st;
+    imap::SeqSet set;
+    for (Uid u : want[s]) set.add(u.value);
+    client::FetchItems items;
+    items.flags = false;
+    items.body = true;
+    HashSink sink;
+    client::Session& session = *sessions[s];
+    auto fetched = session.wait(session.uid_fetch_stream(set, items, sink), deadline);
+    if (!fetched) {
+      return fetched.error().with_context("hashing look-alike messages on the " +
+                                          std::string(to_string(s)) + " side");
+    }
+    hashes[s] = std::move(sink.hashes());
+  }
+  apply_hashes(work.stored, work.delta, hashes);
+  return {};
+}
+
+}  // namespace twinbox::sync
