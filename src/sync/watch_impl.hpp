@@ -124,6 +124,7 @@ class SideWatch {
   void apply_list(const std::vector<client::ListEntry>& entries, SideEvents& ev);
   void collect_changes(WatchConn& c, SideEvents& ev);
   Status step(WatchConn& c, Clock::time_point now, SideEvents& ev);
+  static bool has_work(const WatchConn& c);
   std::vector<std::string> idle_targets() const;
   void log(const std::string& line) const;
 

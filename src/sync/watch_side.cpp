@@ -220,8 +220,16 @@ void SideWatch::disconnect(bool logout) {
 void SideWatch::add_pollfds(std::vector<pollfd>& fds, bool& ready_now) const {
   for (const auto& c : conns_) {
     fds.push_back(pollfd{c.session->fd(), c.session->poll_events(), 0});
-    if (c.session->ready_without_poll()) ready_now = true;
+    if (c.session->ready_without_poll() || has_work(c)) ready_now = true;
   }
+}
+
+/// True when what process() last read (its final on_ready()) left an event or a completed
+/// command that step() has not seen yet: the socket may have nothing more to wake poll(), so
+/// the loop must not sleep (a NOTIFY STATUS line once waited here for the next NOOP).
+bool SideWatch::has_work(const WatchConn& c) {
+  auto done = [](const auto& p) { return p.valid() && p.ready(); };
+  return c.session->has_changes() || done(c.idle) || done(c.noop) || done(c.list);
 }
 
 void SideWatch::collect_changes(WatchConn& c, SideEvents& ev) {

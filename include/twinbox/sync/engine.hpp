@@ -93,9 +93,10 @@ struct SyncConnections {
 };
 
 /// run_sync with kept connections: takes the sessions in `keep` (connecting the missing
-/// ones) and, after a successful run, puts them back instead of logging out. After an error
-/// `keep` is left empty (a connection in an unknown state is never reused): the next run
-/// connects afresh. The same steps as run_sync otherwise.
+/// ones) and, after a successful run, puts them back unselected instead of logging out. An
+/// error after connecting closes them and leaves `keep` empty (a connection in an unknown
+/// state is never reused; the next run connects afresh); an error before (the state lock)
+/// leaves `keep` as it was. The same steps as run_sync otherwise.
 Result<SyncReport> run_sync(const EngineOptions& options, const LogFn& log, SyncConnections& keep);
 
 }  // namespace twinbox::sync

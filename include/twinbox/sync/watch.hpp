@@ -18,8 +18,8 @@
 ///     into a cached per-mailbox state; LIST lines (mailbox created, renamed, deleted,
 ///     subscribed) ask for a full round; `OK [NOTIFICATIONOVERFLOW]` (§5.8) switches the side
 ///     to IDLE and polling. That connection does not IDLE: with NOTIFY active the server
-///     sends events while no command runs (Dovecot does; the embedded server sends none
-///     during IDLE), and the watchdog NOOP and the poll cover a server that would hold them;
+///     sends events while no command runs (Dovecot and the embedded server do), and the
+///     watchdog NOOP and the poll cover a server that would hold them;
 ///   * otherwise IDLE (RFC 2177) on INBOX, and on up to `idle_connections` further mailboxes
 ///     with extra connections (special-use \Sent, \Drafts, \Archive first);
 ///   * on every side, a LIST-STATUS poll of all mailboxes every `poll_interval` as a safety
