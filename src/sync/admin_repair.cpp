@@ -1,11 +1,10 @@
 // `twinbox repair` (admin.hpp): both sides of each stored mailbox pair compared with the state
 // by content. Reads with EXAMINE and BODY.PEEK only; writes only the state database.
 
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <span>
 #include <tuple>
@@ -15,6 +14,7 @@
 
 #include "admin_link.hpp"
 #include "engine_steps.hpp"
+#include "sha256.hpp"
 
 namespace twinbox::sync {
 namespace {
@@ -24,38 +24,25 @@ using UidMap = std::map<std::uint32_t, NewMessage>;
 /// Computes SHA-256 of each streamed body, by UID (MessageSink contract: begin, data*, end).
 class HashSink : public client::MessageSink {
  public:
-  explicit HashSink(std::map<std::uint32_t, std::string>& out)
-      : out_(out), ctx_(EVP_MD_CTX_new(), EVP_MD_CTX_free) {}
+  explicit HashSink(std::map<std::uint32_t, std::string>& out) : out_(out) {}
   Status begin(SeqNum, std::uint64_t) override {
-    if (!ctx_ || EVP_DigestInit_ex(ctx_.get(), EVP_sha256(), nullptr) != 1) return hash_error();
-    started_ = true;
+    sha_.emplace();
     return {};
   }
   Status data(std::string_view chunk) override {
-    if (EVP_DigestUpdate(ctx_.get(), chunk.data(), chunk.size()) != 1) return hash_error();
+    if (sha_) sha_->update(chunk);
     return {};
   }
   Status end(const imap::FetchData& meta) override {
-    if (!started_ || !meta.uid) return {};
-    started_ = false;
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    if (EVP_DigestFinal_ex(ctx_.get(), md, &len) != 1) return hash_error();
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string hex;
-    for (unsigned int i = 0; i < len; ++i) {
-      hex += kHex[md[i] >> 4];
-      hex += kHex[md[i] & 0xf];
-    }
-    out_[meta.uid->value] = std::move(hex);
+    if (!sha_ || !meta.uid) return {};
+    out_[meta.uid->value] = sha_->hex();
+    sha_.reset();
     return {};
   }
 
  private:
-  static Error hash_error() { return fail(Errc::Internal, Scope::Fatal, "SHA-256 failed (OpenSSL)"); }
   std::map<std::uint32_t, std::string>& out_;
-  std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx_;
-  bool started_ = false;
+  std::optional<Sha256> sha_;  ///< the body being received, if any
 };
 
 /// What identifies a message (new_message_from_fetch reads it); no MODSEQ, which repair
