@@ -86,6 +86,19 @@ TEST_CASE("connection refused exits 6") {
   CHECK_MESSAGE(c.status == 6, c.out << c.err);
 }
 
+TEST_CASE("a server that does not speak IMAP exits 9 (protocol) and says where") {
+  // A tunnel whose command answers like a web server: the greeting cannot be parsed.
+  TempDir dir;
+  const std::string tunnel = "command = printf 'HTTP/1.0 400 Bad Request\\r\\n\\r\\n'\n";
+  const std::string file = dir.write(
+      "c.conf", "state = " + dir.path + "/s.db\n[local]\ntype = tunnel\n" + tunnel +
+                    "[remote]\ntype = tunnel\n" + tunnel);
+  auto r = run_twinbox({"sync", "--config", file});
+  CHECK_MESSAGE(r.status == 9, r.err);
+  CHECK_MESSAGE(contains(r.err, "malformed response"), r.err);
+  CHECK_MESSAGE(contains(r.err, "HTTP/1.0"), r.err);
+}
+
 TEST_CASE("a state database locked by another run exits 7") {
   TempDir dir;
   const std::string state = dir.path + "/state.db";
