@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <map>
 #include <memory>
-#include <optional>
 #include <set>
 #include <span>
 #include <tuple>
@@ -14,36 +13,13 @@
 
 #include "admin_link.hpp"
 #include "engine_steps.hpp"
-#include "sha256.hpp"
+#include "hash_sink.hpp"
 
 namespace twinbox::sync {
 namespace {
 
 using UidMap = std::map<std::uint32_t, NewMessage>;
 
-/// Computes SHA-256 of each streamed body, by UID (MessageSink contract: begin, data*, end).
-class HashSink : public client::MessageSink {
- public:
-  explicit HashSink(std::map<std::uint32_t, std::string>& out) : out_(out) {}
-  Status begin(SeqNum, std::uint64_t) override {
-    sha_.emplace();
-    return {};
-  }
-  Status data(std::string_view chunk) override {
-    if (sha_) sha_->update(chunk);
-    return {};
-  }
-  Status end(const imap::FetchData& meta) override {
-    if (!sha_ || !meta.uid) return {};
-    out_[meta.uid->value] = sha_->hex();
-    sha_.reset();
-    return {};
-  }
-
- private:
-  std::map<std::uint32_t, std::string>& out_;
-  std::optional<Sha256> sha_;  ///< the body being received, if any
-};
 
 /// What identifies a message (new_message_from_fetch reads it); no MODSEQ, which repair
 /// does not need and a NOMODSEQ mailbox refuses.
@@ -99,13 +75,12 @@ Result<Snapshot> read_both(AdminLink& l, const PerSide<std::string>& name) {
 /// SHA-256 of the bodies of `uids` on side `s`, into the identities of `messages`.
 Status hash_bodies(AdminLink& l, Side s, const std::vector<std::uint32_t>& uids, UidMap& messages) {
   if (uids.empty()) return {};
-  std::map<std::uint32_t, std::string> hashes;
-  HashSink sink(hashes);
+  BodyHashSink sink;
   client::FetchItems items;
   items.flags = false;
   auto r = l.wait(s, l.session[s]->uid_fetch_stream(imap::SeqSet::from_vector(uids), items, sink));
   if (!r) return r.error().with_context("UID FETCH BODY.PEEK[] on the " + std::string(to_string(s)) + " side");
-  for (auto& [uid, hex] : hashes) {
+  for (auto& [uid, hex] : sink.hashes()) {
     if (auto it = messages.find(uid); it != messages.end()) it->second.identity.sha256 = hex;
   }
   return {};

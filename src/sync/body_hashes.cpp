@@ -1,6 +1,7 @@
 // Body hashes for ambiguous content groups (body_hashes.hpp).
 
 #include "body_hashes.hpp"
+#include "hash_sink.hpp"
 
 #include <algorithm>
 #include <map>
@@ -10,8 +11,6 @@
 #include <unordered_set>
 
 #include <twinbox/client/session.hpp>
-
-#include "sha256.hpp"
 
 namespace twinbox::sync {
 namespace {
@@ -26,33 +25,6 @@ struct Group {
 };
 
 bool ambiguous(std::size_t a, std::size_t b) { return a > 0 && b > 0 && a + b >= 3; }
-
-/// Streams bodies into one SHA-256 per message; keeps only the digests.
-class HashSink : public client::MessageSink {
- public:
-  Status begin(SeqNum seq, std::uint64_t /*size*/) override {
-    cur_ = seq.value;
-    partial_[cur_] = std::make_unique<Sha256>();
-    return {};
-  }
-  Status data(std::string_view chunk) override {
-    if (auto it = partial_.find(cur_); it != partial_.end()) it->second->update(chunk);
-    return {};
-  }
-  Status end(const imap::FetchData& meta) override {
-    auto it = partial_.find(meta.seq.value);
-    if (it == partial_.end()) return {};
-    if (meta.uid) hashes_[meta.uid->value] = it->second->hex();
-    partial_.erase(it);
-    return {};
-  }
-  std::unordered_map<std::uint32_t, std::string>& hashes() { return hashes_; }
-
- private:
-  std::uint32_t cur_ = 0;
-  std::unordered_map<std::uint32_t, std::unique_ptr<Sha256>> partial_;
-  std::unordered_map<std::uint32_t, std::string> hashes_;
-};
 
 }  // namespace
 
@@ -136,7 +108,7 @@ Status fill_ambiguous_hashes(Executor& exec, PerSide<client::Session*> sessions,
     client::FetchItems items;
     items.flags = false;
     items.body = true;
-    HashSink sink;
+    BodyHashSink sink;
     client::Session& session = *sessions[s];
     auto fetched = session.wait(session.uid_fetch_stream(set, items, sink), deadline);
     if (!fetched) {
