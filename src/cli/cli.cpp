@@ -5,6 +5,7 @@
 
 #include <iostream>
 #include <new>
+#include <stdexcept>
 
 #include <CLI/CLI.hpp>
 
@@ -194,6 +195,10 @@ int run_app(int argc, char** argv) {
   app.add_option("--test-crash-after", crash_after,
                  "Test only: exit with 77 at the N-th mutating step")
       ->group("");
+  bool internal_error = false;
+  app.add_flag("--test-internal-error", internal_error,
+               "Test only: throw where a library would, to check exit status 8")
+      ->group("");
 
   SyncArgs sync_args;
   OutputFlags sync_out;
@@ -235,6 +240,9 @@ int run_app(int argc, char** argv) {
     return status == 0 ? 0 : to_int(ExitCode::Config);
   }
   if (crash_after > 0) set_crash_after(crash_after);
+  // An exception from a library (nlohmann/json, CLI11 past parsing, the standard library) is a
+  // bug in twinbox; run() maps it to exit 8. This hook lets the tests reach that path.
+  if (internal_error) throw std::logic_error("--test-internal-error");
 
   if (app.got_subcommand("sync")) {
     sync_args.verbosity = sync_out.verbosity();

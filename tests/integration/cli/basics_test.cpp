@@ -99,6 +99,13 @@ TEST_CASE("a server that does not speak IMAP exits 9 (protocol) and says where")
   CHECK_MESSAGE(contains(r.err, "HTTP/1.0"), r.err);
 }
 
+TEST_CASE("an exception from a library exits 8 (internal) with a request to report it") {
+  auto r = run_twinbox({"--test-internal-error", "sync"});
+  CHECK_MESSAGE(r.status == 8, r.err);
+  CHECK_MESSAGE(contains(r.err, "internal error"), r.err);
+  CHECK_MESSAGE(contains(r.err, "please report this"), r.err);
+}
+
 TEST_CASE("a state database locked by another run exits 7") {
   TempDir dir;
   const std::string state = dir.path + "/state.db";
