@@ -20,6 +20,7 @@
 #include <twinbox/cli/config.hpp>
 #include <twinbox/cli/engine_options.hpp>
 #include <twinbox/cli/exit_codes.hpp>
+#include <twinbox/server/mail.hpp>
 #include <twinbox/server/server.hpp>
 #include <twinbox/sync/engine.hpp>
 
@@ -132,7 +133,9 @@ std::optional<Found> nth(server::Server& srv, const std::string& mailbox, std::s
   return std::nullopt;
 }
 
-std::string quote_subject(const Found& f) { return "\"" + header(f.body, "Subject") + "\""; }
+std::string quote_subject(const Found& f) {
+  return "\"" + server::decode_rfc2047(header(f.body, "Subject")) + "\"";
+}
 
 std::vector<std::string> with(std::vector<std::string> flags, const std::string& f) {
   if (!has_flag(flags, f)) flags.push_back(f);

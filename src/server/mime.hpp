@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include <twinbox/server/mail.hpp>
+
 #include "message.hpp"
 
 namespace twinbox::server {
@@ -47,9 +49,7 @@ std::optional<std::string> decode_transfer(std::string_view body, std::string_vi
 /// and ISO-8859-15 are converted; an unknown charset is passed through unchanged.
 std::string to_utf8(std::string_view text, std::string_view charset);
 
-/// Decodes RFC 2047 encoded words in an unfolded header value into UTF-8; white space
-/// between two adjacent encoded words is dropped (§6.2). Other text is kept as is.
-std::string decode_rfc2047(std::string_view value);
+// decode_rfc2047() is declared in <twinbox/server/mail.hpp> (the demo shows subjects with it).
 
 /// Simple case folding of UTF-8 text for case-insensitive substring search: ASCII, Latin-1,
 /// Latin Extended-A, Greek and Cyrillic capitals map to small letters. Invalid UTF-8 bytes

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <twinbox/base/ids.hpp>
@@ -39,5 +40,9 @@ struct MailboxInfo {
   std::vector<std::string> special_use;  ///< e.g. "\\Sent" (RFC 6154)
   bool operator==(const MailboxInfo&) const = default;
 };
+
+/// Decodes RFC 2047 encoded words in an unfolded header value into UTF-8; white space
+/// between two adjacent encoded words is dropped (§6.2). Other text is kept as is.
+std::string decode_rfc2047(std::string_view value);
 
 }  // namespace twinbox::server
