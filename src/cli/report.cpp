@@ -320,4 +320,13 @@ void Reporter::summary(const sync::SyncReport* report, bool dry_run, ExitCode ex
   if (!json_ && verbosity_ != Verbosity::Quiet) text(out_, line);
 }
 
+Status open_log_file(Reporter& reporter, const std::string& path, std::optional<LogFile>& slot) {
+  if (path.empty()) return {};
+  auto opened = LogFile::open(path);
+  if (!opened) return opened.error();
+  slot.emplace(std::move(*opened));
+  reporter.attach_log(&*slot);
+  return {};
+}
+
 }  // namespace twinbox::cli

@@ -13,7 +13,9 @@
 //            messages too with -vv. Independent of --quiet and --json.
 
 #include <chrono>
+#include <optional>
 #include <ostream>
+#include <string>
 #include <string_view>
 
 #include <twinbox/base/error.hpp>
@@ -85,5 +87,9 @@ class Reporter : public sync::SyncObserver {
 
 /// "1.2 MiB", "830 B".
 std::string format_bytes(std::uint64_t bytes);
+
+/// --log-file: when `path` is not empty, opens it into `slot` (which must outlive the
+/// reporter's use of it) and attaches it to `reporter`. Errc::Config when it cannot be opened.
+Status open_log_file(Reporter& reporter, const std::string& path, std::optional<LogFile>& slot);
 
 }  // namespace twinbox::cli

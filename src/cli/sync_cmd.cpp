@@ -48,12 +48,7 @@ int sync_command(const SyncArgs& args) {
     return to_int(code);
   };
   std::optional<LogFile> log_file;
-  if (!args.log_file.empty()) {
-    auto opened = LogFile::open(args.log_file);
-    if (!opened) return fail_with(opened.error());
-    log_file.emplace(std::move(*opened));
-    reporter.attach_log(&*log_file);
-  }
+  if (auto st = open_log_file(reporter, args.log_file, log_file); !st) return fail_with(st.error());
 
   auto path = config_path(args.config);
   if (!path) return fail_with(path.error());

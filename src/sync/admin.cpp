@@ -127,6 +127,16 @@ Result<state::StateStore> lock_state(const EngineOptions& options, bool create) 
   return state::StateStore::open(options.state_path, oo);
 }
 
+Result<AdminRun> open_admin(const EngineOptions& options, bool create_state) {
+  auto store = lock_state(options, create_state);
+  if (!store) return store.error();
+  auto link = open_link(options);
+  if (!link) return link.error();
+  auto stored = store->mailboxes();
+  if (!stored) return stored.error();
+  return AdminRun{std::move(*store), std::move(*link), std::move(*stored)};
+}
+
 std::vector<std::string> split_canonical(std::string_view name) {
   std::vector<std::string> path;
   std::string cur;

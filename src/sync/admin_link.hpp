@@ -46,6 +46,16 @@ Result<std::unique_ptr<AdminLink>> open_link(const EngineOptions& options);
 /// `create`: create it (and its directory) when missing; else Errc::Config saying to sync.
 Result<state::StateStore> lock_state(const EngineOptions& options, bool create);
 
+/// What rename, delete and repair start from: the locked state, both connections, and the
+/// stored mailbox pairs.
+struct AdminRun {
+  state::StateStore store;
+  std::unique_ptr<AdminLink> link;
+  std::vector<state::MailboxPair> stored;
+};
+/// lock_state(options, create_state), then open_link(), then the stored pairs; the first error.
+Result<AdminRun> open_admin(const EngineOptions& options, bool create_state);
+
 /// "local" / "remote".
 std::string side_name(Side s);
 /// An Errc::Config error: something the user asked that cannot be done.

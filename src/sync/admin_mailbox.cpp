@@ -75,16 +75,14 @@ Result<RenameResult> rename_mailbox(const EngineOptions& options, std::string_vi
     return usage("INBOX cannot be renamed (IMAP RENAME of INBOX moves its messages instead)");
   }
   if (old_name == new_name) return usage("OLD and NEW are the same name");
-  auto store = lock_state(options, true);
-  if (!store) return store.error();
-  auto link = open_link(options);
-  if (!link) return link.error();
-  AdminLink& l = **link;
-  auto stored = store->mailboxes();
-  if (!stored) return stored.error();
+  auto run = open_admin(options, true);
+  if (!run) return run.error();
+  state::StateStore& store = run->store;
+  AdminLink& l = *run->link;
+  const std::vector<state::MailboxPair>& stored = run->stored;
   const std::string old_c = join_path(old_path);
   const std::string new_c = join_path(new_path);
-  auto sp = stored_pair(*stored, l.ns[Side::Local], old_c);
+  auto sp = stored_pair(stored, l.ns[Side::Local], old_c);
   RenameResult r;
   if (auto st = plan_rename(l, sp, new_path, old_c, new_c, r); !st) return st.error();
 
@@ -104,9 +102,9 @@ Result<RenameResult> rename_mailbox(const EngineOptions& options, std::string_vi
     r.renamed[s] = true;
     if (log) log("renamed " + r.from[s] + " to " + r.to[s] + " on the " + side_name(s) + " side");
   }
-  auto txn = store->begin();
+  auto txn = store.begin();
   if (!txn) return txn.error();
-  for (auto m : *stored) {
+  for (auto m : stored) {
     bool changed = false;
     for (Side s : kBothSides) {
       if (r.from[s].empty()) continue;
@@ -116,7 +114,7 @@ Result<RenameResult> rename_mailbox(const EngineOptions& options, std::string_vi
       }
     }
     if (!changed) continue;
-    if (auto id = store->upsert_mailbox(m); !id) return id.error();
+    if (auto id = store.upsert_mailbox(m); !id) return id.error();
     ++r.state_pairs;
   }
   if (auto st = txn->commit(); !st) return st.error();
@@ -196,14 +194,12 @@ Result<DeleteResult> delete_mailbox(const EngineOptions& options, std::string_vi
   const auto path = split_canonical(name);
   if (is_inbox(path)) return usage("INBOX cannot be deleted");
   const std::string display = join_path(path);
-  auto store = lock_state(options, true);
-  if (!store) return store.error();
-  auto link = open_link(options);
-  if (!link) return link.error();
-  AdminLink& l = **link;
-  auto stored = store->mailboxes();
-  if (!stored) return stored.error();
-  auto sp = stored_pair(*stored, l.ns[Side::Local], display);
+  auto run = open_admin(options, true);
+  if (!run) return run.error();
+  state::StateStore& store = run->store;
+  AdminLink& l = *run->link;
+  const std::vector<state::MailboxPair>& stored = run->stored;
+  auto sp = stored_pair(stored, l.ns[Side::Local], display);
   DeleteResult r;
   for (Side s : kBothSides) {
     if (const MailboxEntry* e = l.find(s, display)) {
@@ -215,7 +211,7 @@ Result<DeleteResult> delete_mailbox(const EngineOptions& options, std::string_vi
     return usage("no mailbox " + display + " on either side; 'twinbox list' shows the mailboxes");
   }
   if (!force) {
-    if (auto st = check_deletable(l, *store, sp, r, display); !st) return st.error();
+    if (auto st = check_deletable(l, store, sp, r, display); !st) return st.error();
   }
   for (Side s : kBothSides) {
     if (r.name[s].empty()) continue;
@@ -233,7 +229,7 @@ Result<DeleteResult> delete_mailbox(const EngineOptions& options, std::string_vi
     if (log) log("deleted " + r.name[s] + " on the " + side_name(s) + " side");
   }
   if (sp) {
-    if (auto st = store->remove_mailbox(sp->id); !st) return st.error();
+    if (auto st = store.remove_mailbox(sp->id); !st) return st.error();
     r.state_removed = true;
   }
   l.logout();

@@ -297,22 +297,20 @@ bool listed(const AdminLink& l, Side s, const std::string& wire) {
 }  // namespace
 
 Result<RepairReport> repair(const EngineOptions& options, const LogFn& log) {
-  auto store = lock_state(options, false);
-  if (!store) return store.error();
-  auto link = open_link(options);
-  if (!link) return link.error();
-  AdminLink& l = **link;
-  auto stored = store->mailboxes();
-  if (!stored) return stored.error();
+  auto run = open_admin(options, false);
+  if (!run) return run.error();
+  state::StateStore& store = run->store;
+  AdminLink& l = *run->link;
+  const std::vector<state::MailboxPair>& stored = run->stored;
   for (const auto& want : options.only) {
-    if (!stored_pair(*stored, l.ns[Side::Local], want)) {
+    if (!stored_pair(stored, l.ns[Side::Local], want)) {
       return fail(Errc::Config, Scope::Fatal,
                   "mailbox " + want + " is not synced yet (not in the state database); "
                   "'twinbox status' lists the synced mailboxes");
     }
   }
   RepairReport report;
-  for (const auto& sp : *stored) {
+  for (const auto& sp : stored) {
     RepairMailbox rm;
     rm.name = canonical_of(sp.name[Side::Local], l.ns[Side::Local]);
     if (!options.only.empty() &&
@@ -322,7 +320,7 @@ Result<RepairReport> repair(const EngineOptions& options, const LogFn& log) {
     if (!listed(l, Side::Local, sp.name[Side::Local]) || !listed(l, Side::Remote, sp.name[Side::Remote])) {
       rm.skipped = "missing on a side (renamed or deleted since the last sync); run 'twinbox sync' first";
     } else {
-      auto c = repair_pair(l, *store, sp, options.dry_run, rm.skipped);
+      auto c = repair_pair(l, store, sp, options.dry_run, rm.skipped);
       if (!c) {
         if (c.error().scope == Scope::Connection || c.error().scope == Scope::Fatal) return c.error();
         rm.skipped = c.error().message;
