@@ -25,7 +25,7 @@ scripts/install-deps.sh "${packages[@]}"
 jobs=$(nproc 2>/dev/null || echo 2)
 cmake --preset "$preset" >/dev/null
 cmake --build --preset "$preset" -j "$jobs"
-ctest --preset "$preset" -j "$jobs" --timeout 600
+ctest --preset "$preset" -j "$jobs" --timeout 600 --output-on-failure
 
 if ((fuzz)) && [[ $preset == ci ]] && command -v clang++-14 >/dev/null; then
   scripts/fuzz.sh --smoke 10
