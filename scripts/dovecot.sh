@@ -48,11 +48,17 @@ port_open() {
   timeout 1 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null
 }
 
-# Prints a port in 20000-60999 that nothing listens on right now (a race remains; start retries).
+# Prints a port that nothing listens on right now, below the kernel's ephemeral range
+# (net.ipv4.ip_local_port_range, 32768-60999 on Debian): a port picked inside it can be taken
+# by any outgoing connection between the check and Dovecot's bind(), which made CI fail with
+# "Address already in use". A race with another listener remains; start retries.
 pick_port() {
-  local p i
+  local p i lo=10000 hi=32767 range
+  if read -r range _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null && ((range > lo + 1000)); then
+    hi=$((range - 1))
+  fi
   for ((i = 0; i < 50; i++)); do
-    p=$((20000 + (RANDOM * 32768 + RANDOM) % 41000))
+    p=$((lo + (RANDOM * 32768 + RANDOM) % (hi - lo + 1)))
     if ! port_open "$p"; then
       echo "$p"
       return 0
@@ -256,8 +262,15 @@ cmd_start() {
     write_config "$dir" "$imap_port" "$imaps_port" "$auto" "$cert" "$ns"
     : >"$dir/dovecot.log"
     # The daemon must not inherit our stdout/stderr: callers read them until EOF.
-    "$DOVECOT" -c "$dir/dovecot.conf" </dev/null >"$dir/dovecot.stderr" 2>&1 ||
+    # The master binds its listeners before it daemonizes: a port taken in between fails here,
+    # at once, and is retried on new ports like a late failure.
+    if ! "$DOVECOT" -c "$dir/dovecot.conf" </dev/null >"$dir/dovecot.stderr" 2>&1; then
+      if grep -q "Address already in use" "$dir/dovecot.stderr" "$dir/dovecot.log"; then
+        rm -f "$dir/run/master.pid"
+        continue
+      fi
       die "dovecot failed to start: $(cat "$dir/dovecot.stderr"; tail -n 5 "$dir/dovecot.log")"
+    fi
     # The master daemonizes and writes base_dir/master.pid.
     pid=""
     local deadline=$((SECONDS + timeout_s))
