@@ -124,23 +124,6 @@ while ((SECONDS < end)); do
   sleep "$rate"
 done
 
-# Settle: no new round for 5 s (bounded by 120 s).
-log "changes stopped ($changes); waiting for watch to settle"
-deadline=$((SECONDS + 120))
-last=$(wc -l <"$work/watch.log")
-quiet_since=$SECONDS
-while ((SECONDS < deadline && SECONDS - quiet_since < 5)); do
-  sleep 1
-  now=$(wc -l <"$work/watch.log")
-  if ((now != last)); then last=$now; quiet_since=$SECONDS; fi
-done
-rss_end=$(rss_kb)
-kill -TERM "$watch_pid"
-rc=0
-wait "$watch_pid" || rc=$?
-watch_pid=""
-log "watch exited with status $rc after SIGTERM"
-
 snapshot() {  # dir -> sorted "mailbox message-id flags" lines (\Recent dropped)
   local d=$1 mb
   for mb in INBOX Archive; do
@@ -148,6 +131,27 @@ snapshot() {  # dir -> sorted "mailbox message-id flags" lines (\Recent dropped)
       awk -v mb="$mb" '/^hdr.message-id:/ {id=$2} /^flags:/ {f=""; for (i=2;i<=NF;i++) if ($i != "\\Recent") f=f" "$i; print mb, id, f}'
   done | sort
 }
+# Settle: wait until both sides hold the same messages and flags, bounded by 150 s (more than
+# the 60 s safety poll), and report how long the last changes took to arrive.
+log "changes stopped ($changes); waiting for both sides to agree"
+stopped_at=$SECONDS
+deadline=$((SECONDS + 150))
+settle_s=-1
+while ((SECONDS < deadline)); do
+  snapshot "$work/a" >"$work/a.txt"
+  snapshot "$work/b" >"$work/b.txt"
+  if cmp -s "$work/a.txt" "$work/b.txt"; then settle_s=$((SECONDS - stopped_at)); break; fi
+  kill -0 "$watch_pid" 2>/dev/null || break
+  sleep 0.5
+done
+if ((settle_s >= 0)); then log "both sides agree ${settle_s} s after the last change"
+else log "both sides still differ 150 s after the last change"; fi
+rss_end=$(rss_kb)
+kill -TERM "$watch_pid"
+rc=0
+wait "$watch_pid" || rc=$?
+watch_pid=""
+log "watch exited with status $rc after SIGTERM"
 snapshot "$work/a" >"$work/a.txt"
 snapshot "$work/b" >"$work/b.txt"
 dups_a=$(awk '{print $1, $2}' "$work/a.txt" | sort | uniq -d | wc -l)
@@ -160,6 +164,7 @@ echo "changes:          $changes"
 echo "messages:         local $(wc -l <"$work/a.txt"), remote $(wc -l <"$work/b.txt")"
 echo "duplicates:       local $dups_a, remote $dups_b"
 echo "rounds logged:    $rounds (lines mentioning 'failed': $failed)"
+echo "settled after:    ${settle_s} s (-1: never)"
 echo "RSS (kB):         start $rss_start, end $rss_end, max $rss_max"
 echo "exit on SIGTERM:  $rc"
 if ((rc == 0 && dups_a == 0 && dups_b == 0)) && cmp -s "$work/a.txt" "$work/b.txt"; then
