@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Soak test of `twinbox watch` (not run in CI):
 #
-#   scripts/soak.sh MINUTES [--twinbox PATH] [--rate SECONDS] [--keep]
+#   scripts/soak.sh MINUTES [--twinbox PATH] [--rate SECONDS] [--max-messages N] [--keep]
 #
 # Starts two private Dovecot instances (scripts/dovecot.sh), runs `twinbox watch` between
 # them, and for MINUTES makes steady changes on both sides through doveadm (new messages,
 # flag changes, expunges, in INBOX and Archive), one every --rate seconds (default 1).
+# A mailbox holding --max-messages (default 30) gets an expunge instead of a new message, so
+# the mail (and the state) stop growing after a few minutes: RSS growth after that is a leak.
 # Then it lets watch settle, stops it with SIGTERM (must exit 0) and checks that both sides
 # hold the same messages with the same flags and that no Message-ID is there twice.
 # Prints the RSS of the watch process at start, every minute and at the end.
@@ -19,11 +21,13 @@ minutes=${1:-}
 shift
 twinbox=""
 rate=1
+max_messages=30
 keep=0
 while (($#)); do
   case $1 in
     --twinbox) twinbox=$2; shift 2 ;;
     --rate) rate=$2; shift 2 ;;
+    --max-messages) max_messages=$2; shift 2 ;;
     --keep) keep=1; shift ;;
     *) echo "soak.sh: unknown option $1" >&2; exit 2 ;;
   esac
@@ -93,17 +97,16 @@ log "watch pid $watch_pid started; RSS ${rss_start} kB; changing both sides for 
 
 # One random change on a random side.
 change() {
-  local side=$work/a mbox=INBOX uid
+  local side=$work/a mbox=INBOX uids op
   ((RANDOM % 2)) && side=$work/b
   ((RANDOM % 3 == 0)) && mbox=Archive
-  case $((RANDOM % 4)) in
+  uids=$(doveadm "$side" search -u alice mailbox "$mbox" ALL 2>/dev/null | awk '{print $2}')
+  op=$((RANDOM % 4))
+  ((op <= 1 && $(wc -w <<<"$uids") >= max_messages)) && op=3
+  case $op in
     0 | 1) new_message "$side" "$mbox" ;;
-    2)
-      uid=$(doveadm "$side" search -u alice mailbox "$mbox" ALL 2>/dev/null | awk 'NR==1 {print $2}')
-      [[ -n $uid ]] && doveadm "$side" flags add -u alice '\Flagged $soak' mailbox "$mbox" uid "$uid" || true ;;
-    3)
-      uid=$(doveadm "$side" search -u alice mailbox "$mbox" ALL 2>/dev/null | awk 'NR==1 {print $2}')
-      [[ -n $uid ]] && doveadm "$side" expunge -u alice mailbox "$mbox" uid "$uid" || true ;;
+    2) [[ -n $uids ]] && doveadm "$side" flags add -u alice '\Flagged $soak' mailbox "$mbox" uid "${uids%%$'\n'*}" || true ;;
+    3) [[ -n $uids ]] && doveadm "$side" expunge -u alice mailbox "$mbox" uid "${uids%%$'\n'*}" || true ;;
   esac
 }
 
