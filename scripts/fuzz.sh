@@ -17,7 +17,7 @@ run_one() {
   echo "== $t: ${secs}s over $corpus"
   "$build/tests/fuzz/$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
     -artifact_prefix=tests/fuzz/crash- -print_final_stats=1 "$build/corpus-$t" "$corpus" 2>&1 |
-    grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|#[0-9]+ *DONE|==|SUMMARY)' || true
+    grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|#[0-9]+[[:space:]]+DONE|==|SUMMARY)' || true
   test "${PIPESTATUS[0]}" -eq 0
 }
 
