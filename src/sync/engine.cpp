@@ -352,7 +352,7 @@ Result<PerSide<Delta>> Engine::read_deltas(const PairToSync& p, const state::Mai
     for (const auto& sp : pairs.pairs) {
       if (sp.uid[s].valid()) uids.push_back(sp.uid[s]);
     }
-    r[s] = std::make_unique<DeltaReader>(*sessions_[s], p.name[s], stored.side[s], std::move(uids));
+    r[s] = std::make_unique<DeltaReader>(*sessions_[s], s, p.name[s], stored.side[s], std::move(uids));
     r[s]->start();
   }
   auto both = [&] { return r[Side::Local]->step_ready() && r[Side::Remote]->step_ready(); };
@@ -405,7 +405,12 @@ Status Engine::sync_pair(const PairToSync& p, MailboxReport& rep, std::optional<
           if (auto st = store_->void_side(p.pair, s); !st) return st;
         }
       }
-      if (auto st = resolve_intents(*store_, p.pair, work.delta, work.stored); !st) return st;
+      auto hashes = [&](const PerSide<std::vector<Uid>>& want) {
+        return fetch_pair_hashes(exec, {{sessions_[Side::Local].get(), sessions_[Side::Remote].get()}},
+                                 p.name, want, net::deadline_in(opt_.timeout));
+      };
+      if (auto st = resolve_intents(*store_, p.pair, work.delta, work.stored, hashes); !st) return st;
+      if (auto st = learn_email_ids(*store_, p.pair, work.delta, work.stored); !st) return st;
       raw = store_->pairs(p.pair);
       if (!raw) return raw.error();
       work.stored = load_stored(*raw);
@@ -569,6 +574,20 @@ Result<SyncReport> Engine::run() {
   bool planned = false;  ///< run_planned() sent (before the deltas moved into `work`)
   bool can_move = sessions_[Side::Local]->has("UIDPLUS") && sessions_[Side::Remote]->has("UIDPLUS");
   if (can_move && inputs.size() > 1 && !opt_.dry_run) {
+    // Look-alikes among the move candidates are told apart by body hashes (body_hashes.hpp).
+    std::vector<PerSide<std::string>> box_names;
+    for (const auto& in : inputs) {
+      for (const auto& w : work) {
+        if (w.pair.pair == in.mailbox) box_names.push_back(w.pair.name);
+      }
+    }
+    Executor hasher({{sessions_[Side::Local].get(), sessions_[Side::Remote].get()}}, loop_, *store_, opt_);
+    if (auto hashed = fill_move_hashes(hasher, {{sessions_[Side::Local].get(), sessions_[Side::Remote].get()}},
+                                   net::deadline_in(opt_.timeout), inputs, box_names);
+        !hashed) {
+      cleanup();
+      return hashed.error();
+    }
     std::vector<Move> moves = match_moves(inputs);
     for (const auto& m : moves) {
       touched.insert(m.from);

@@ -1,3 +1,5 @@
+#include <algorithm>
+#include <map>
 #include <set>
 
 #include "engine_steps.hpp"
@@ -5,7 +7,7 @@
 namespace twinbox::sync {
 
 MessageIdentity from_state(const state::ContentIdentity& c) {
-  return {c.message_id, c.size, c.internaldate, c.sha256};
+  return {c.message_id, c.size, c.internaldate, c.sha256, c.email_id};
 }
 
 StoredMailbox load_stored(const std::vector<state::MessagePair>& pairs) {
@@ -62,12 +64,44 @@ bool unchanged(const state::MailboxPair& stored, const PerSide<std::optional<Mai
   return true;
 }
 
-/// Matches pending append intents of a mailbox against the new messages of their target side
-/// (PROTOCOL.md §4.7): exactly one unclaimed content match above the pre-append UIDNEXT ->
-/// the pair is recorded; none -> the APPEND never happened, the intent is dropped (the copy is
-/// planned again); several -> ambiguous, the mailbox stops (never a second copy).
+namespace {
+
+/// One pending intent and its candidates (resolve_intents()).
+struct IntentMatch {
+  const state::AppendIntent* intent;
+  Side to;
+  std::vector<const NewMessage*> found;
+  bool needs_hash = false;
+};
+
+/// The mailbox-scope stop when a crash left copies twinbox cannot tell apart.
+Error ambiguous_intent(std::size_t n, Side to) {
+  return fail(Errc::Conflict, Scope::Mailbox,
+              "an interrupted copy left " + std::to_string(n) + " candidate messages on the " +
+                  std::string(to_string(to)) +
+                  " side and twinbox cannot tell which one it appended; remove the duplicates "
+                  "there (or run 'twinbox repair'), then sync again");
+}
+
+/// True when `uid` on side `s` still exists as far as this run knows: new on s, or a stored
+/// pair's UID that did not vanish (the source of a copy back to a side that lost its UIDs).
+bool source_alive(const PerSide<Delta>& delta, const StoredMailbox& stored, Side s, Uid uid) {
+  const Delta& d = delta[s];
+  if (std::any_of(d.added.begin(), d.added.end(), [uid](const NewMessage& m) { return m.uid == uid; })) {
+    return true;
+  }
+  if (d.uidvalidity_changed || std::binary_search(d.vanished.begin(), d.vanished.end(), uid)) {
+    return false;
+  }
+  return std::any_of(stored.pairs.begin(), stored.pairs.end(),
+                     [&](const StoredPair& p) { return p.uid[s] == uid; });
+}
+
+}  // namespace
+
 Status resolve_intents(state::StateStore& store, state::MailboxPairId id,
-                       const PerSide<Delta>& delta, const StoredMailbox& stored) {
+                       const PerSide<Delta>& delta, const StoredMailbox& stored,
+                       const HashFetch& hashes) {
   auto intents = store.intents(id);
   if (!intents) return intents.error();
   if (intents->empty()) return {};
@@ -77,40 +111,92 @@ Status resolve_intents(state::StateStore& store, state::MailboxPairId id,
       if (p.uid[s].valid()) claimed[s].insert(p.uid[s].value);
     }
   }
-  std::vector<state::MessagePair> adopt;
   std::vector<std::int64_t> drop;
+  std::vector<IntentMatch> open;
+  PerSide<std::map<std::uint32_t, int>> shared;  ///< candidate UID -> number of intents
   for (const auto& in : *intents) {
-    Side to = other(in.source_side);
+    const Side to = other(in.source_side);
     const Delta& d = delta[to];
     if (d.snapshot.uidvalidity != in.target_uidvalidity) {
       drop.push_back(in.id);  // target renumbered: content re-pairing takes over
       continue;
     }
-    MessageIdentity want = from_state(in.identity);
-    std::vector<const NewMessage*> found;
+    const MessageIdentity want = from_state(in.identity);
+    IntentMatch im{&in, to, {}, false};
     for (const auto& m : d.added) {
       if (m.uid.value < in.target_uidnext.value || claimed[to].count(m.uid.value)) continue;
-      if (same_content(m.identity, want)) found.push_back(&m);
+      if (same_content(m.identity, want)) {
+        im.found.push_back(&m);
+        ++shared[to][m.uid.value];
+      }
     }
-    if (found.size() > 1) {
-      return fail(Errc::Conflict, Scope::Mailbox,
-                  "an interrupted copy left " + std::to_string(found.size()) +
-                      " candidate messages on the " + std::string(to_string(to)) +
-                      " side and twinbox cannot tell which one it appended; remove the "
-                      "duplicates there (or run 'twinbox repair'), then sync again");
+    open.push_back(std::move(im));
+  }
+  // Look-alikes: hash every source and candidate of an ambiguous intent, in one call.
+  PerSide<std::vector<Uid>> want;
+  for (auto& im : open) {
+    im.needs_hash = im.found.size() > 1 ||
+                    std::any_of(im.found.begin(), im.found.end(), [&](const NewMessage* m) {
+                      return shared[im.to][m->uid.value] > 1;
+                    });
+    if (!im.needs_hash) continue;
+    const Side from = im.intent->source_side;
+    if (im.intent->identity.sha256.empty()) {
+      want[from].push_back(im.intent->source_uid);
     }
-    if (found.empty()) {
-      drop.push_back(in.id);
-      continue;
+    for (const NewMessage* m : im.found) {
+      if (m->identity.sha256.empty()) want[im.to].push_back(m->uid);
     }
+  }
+  BodyHashes known;
+  if ((!want[Side::Local].empty() || !want[Side::Remote].empty()) && hashes) {
+    for (Side s : kBothSides) {
+      std::sort(want[s].begin(), want[s].end());
+      want[s].erase(std::unique(want[s].begin(), want[s].end()), want[s].end());
+    }
+    auto h = hashes(want);
+    if (!h) return h.error();
+    known = std::move(*h);
+  }
+  auto hash_of = [&known](Side s, Uid uid, const std::string& stored_hash) -> std::string {
+    if (!stored_hash.empty()) return stored_hash;
+    auto it = known[s].find(uid.value);
+    return it == known[s].end() ? std::string() : it->second;
+  };
+  std::vector<state::MessagePair> adopt;
+  for (const auto& im : open) {
+    const state::AppendIntent& in = *im.intent;
+    drop.push_back(in.id);
+    const NewMessage* pick = nullptr;
+    if (!im.needs_hash) {
+      if (!im.found.empty()) pick = im.found.front();
+    } else {
+      const std::string src = hash_of(in.source_side, in.source_uid, in.identity.sha256);
+      if (src.empty()) {
+        if (!source_alive(delta, stored, in.source_side, in.source_uid)) continue;  // dropped
+        return ambiguous_intent(im.found.size(), im.to);
+      }
+      bool unhashed = false;
+      for (const NewMessage* m : im.found) {
+        if (claimed[im.to].count(m->uid.value)) continue;
+        const std::string h = hash_of(im.to, m->uid, m->identity.sha256);
+        unhashed = unhashed || h.empty();
+        if (h == src) {
+          pick = m;  // found is in UID order: the lowest
+          break;
+        }
+      }
+      if (!pick && unhashed) return ambiguous_intent(im.found.size(), im.to);
+    }
+    if (!pick) continue;  // the APPEND never happened: planned again
     state::MessagePair p;
     p.uid[in.source_side] = in.source_uid;
-    p.uid[to] = found.front()->uid;
+    p.uid[im.to] = pick->uid;
     p.base_flags = in.flags;
     p.identity = in.identity;
-    claimed[to].insert(found.front()->uid.value);
+    p.identity.email_id[im.to] = pick->identity.email_id[im.to];
+    claimed[im.to].insert(pick->uid.value);
     adopt.push_back(std::move(p));
-    drop.push_back(in.id);
   }
   auto txn = store.begin();
   if (!txn) return txn.error();
@@ -121,6 +207,27 @@ Status resolve_intents(state::StateStore& store, state::MailboxPairId id,
     if (auto st = store.drop_intent(i); !st) return st;
   }
   return txn->commit();
+}
+
+Status learn_email_ids(state::StateStore& store, state::MailboxPairId id,
+                       const PerSide<Delta>& delta, const StoredMailbox& stored) {
+  for (Side s : kBothSides) {
+    if (delta[s].uidvalidity_changed) continue;
+    std::map<std::uint32_t, const std::string*> known;
+    for (const auto& p : stored.pairs) {
+      if (p.uid[s].valid()) known[p.uid[s].value] = &p.identity.email_id[s];
+    }
+    std::vector<std::pair<Uid, std::string>> learnt;
+    for (const auto& m : delta[s].added) {
+      const std::string& e = m.identity.email_id[s];
+      auto it = known.find(m.uid.value);
+      if (e.empty() || it == known.end() || *it->second == e) continue;
+      learnt.emplace_back(m.uid, e);
+    }
+    if (learnt.empty()) continue;
+    if (auto st = store.set_email_ids(id, s, learnt); !st) return st;
+  }
+  return {};
 }
 
 Namespace namespace_of(const std::vector<client::ListEntry>& list,
