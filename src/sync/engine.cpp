@@ -4,7 +4,6 @@
 #include <map>
 #include <set>
 #include <sstream>
-#include <thread>
 #include <ctime>
 
 #include <twinbox/base/crash_point.hpp>
@@ -91,33 +90,14 @@ class Engine {
 };
 
 Status Engine::connect() {
-  PerSide<Result<std::unique_ptr<client::Session>>> res{
-      {Result<std::unique_ptr<client::Session>>(Error()),
-       Result<std::unique_ptr<client::Session>>(Error())}};
-  PerSide<bool> kept{};
   if (keep_) {
     for (Side s : kBothSides) {
       auto session = std::move(keep_->session[s]);
-      kept[s] = session && !session->broken() && session->in_flight() == 0;
-      if (kept[s]) res[s] = std::move(session);
+      if (session && !session->broken() && session->in_flight() == 0) sessions_[s] = std::move(session);
     }
   }
-  // Both endpoints at once: connect() blocks on DNS, TCP, TLS and login.
-  std::thread remote;
-  if (!kept[Side::Remote]) {
-    remote = std::thread([&] { res[Side::Remote] = client::connect(opt_.endpoints[Side::Remote]); });
-  }
-  if (!kept[Side::Local]) res[Side::Local] = client::connect(opt_.endpoints[Side::Local]);
-  if (remote.joinable()) remote.join();
-  for (Side s : kBothSides) {
-    if (!res[s]) {
-      const auto& ep = opt_.endpoints[s];
-      std::string where = ep.transport == client::Transport::Tunnel ? "tunnel" : ep.host;
-      return res[s].error().with_context(std::string(to_string(s)) + " (" + where + ")");
-    }
-    sessions_[s] = std::move(*res[s]);
-    loop_.add(*sessions_[s]);
-  }
+  if (auto st = connect_endpoints(opt_.endpoints, sessions_); !st) return st;
+  for (Side s : kBothSides) loop_.add(*sessions_[s]);
   return {};
 }
 

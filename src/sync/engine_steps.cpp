@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <thread>
 
 #include "engine_steps.hpp"
 
@@ -226,6 +227,28 @@ Status learn_email_ids(state::StateStore& store, state::MailboxPairId id,
     }
     if (learnt.empty()) continue;
     if (auto st = store.set_email_ids(id, s, learnt); !st) return st;
+  }
+  return {};
+}
+
+Status connect_endpoints(const PerSide<client::EndpointOptions>& endpoints,
+                         PerSide<std::unique_ptr<client::Session>>& sessions) {
+  using SessionResult = Result<std::unique_ptr<client::Session>>;
+  PerSide<SessionResult> res{{SessionResult(Error()), SessionResult(Error())}};
+  std::thread remote;
+  if (!sessions[Side::Remote]) {
+    remote = std::thread([&] { res[Side::Remote] = client::connect(endpoints[Side::Remote]); });
+  }
+  if (!sessions[Side::Local]) res[Side::Local] = client::connect(endpoints[Side::Local]);
+  if (remote.joinable()) remote.join();
+  for (Side s : kBothSides) {
+    if (sessions[s]) continue;
+    if (!res[s]) {
+      const auto& ep = endpoints[s];
+      std::string where = ep.transport == client::Transport::Tunnel ? "tunnel" : ep.host;
+      return res[s].error().with_context(std::string(to_string(s)) + " (" + where + ")");
+    }
+    sessions[s] = std::move(*res[s]);
   }
   return {};
 }

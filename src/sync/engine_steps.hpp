@@ -2,6 +2,7 @@
 // Private to the sync layer: the pure and state-only steps of one sync run (engine.cpp).
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -53,6 +54,12 @@ Status resolve_intents(state::StateStore& store, state::MailboxPairId id,
 /// the stored pair has none or another one. A vanished message's id is only known from here.
 Status learn_email_ids(state::StateStore& store, state::MailboxPairId id,
                        const PerSide<Delta>& delta, const StoredMailbox& stored);
+
+/// Connects the sides whose session is still null, both at once (connect() blocks on DNS,
+/// TCP, TLS and login), for a sync run and for the admin operations. Errors name the side and
+/// its host ("tunnel" for a tunnel); sessions already connected are kept.
+Status connect_endpoints(const PerSide<client::EndpointOptions>& endpoints,
+                         PerSide<std::unique_ptr<client::Session>>& sessions);
 
 /// The personal namespace of a side: the first personal NAMESPACE entry when the server
 /// answered one, else no prefix and the delimiter of the LIST answer ('/' when none).
