@@ -7,6 +7,7 @@
 
 #include <algorithm>
 
+#include "support/fault_proxy.hpp"
 #include "support/sync_fixture.hpp"
 
 using namespace twinbox;
@@ -18,8 +19,8 @@ const std::string kDate = "20-Apr-2026 18:00:00 +0000";
 
 /// Look-alike number k: the same Message-ID <dup@twinbox.test>, size and date as every other
 /// look-alike; one byte of the body differs.
-std::string lookalike(int k) {
-  std::string m = make_message("dup", 600);
+std::string lookalike(int k, std::size_t size = 600) {
+  std::string m = make_message("dup", size);
   auto p = m.find("Body line 0");
   REQUIRE(p != std::string::npos);
   m[p] = static_cast<char>('A' + k);
@@ -134,5 +135,37 @@ TEST_CASE("Dovecot (no OBJECTID): a message without Message-ID moved is copied a
   CHECK(total_moved(r) == 0);
   CHECK(total_copied(r) == 1);
   CHECK(total_expunged(r) == 1);
+  CHECK(same_mail(L, R));
+}
+
+TEST_CASE("Dovecot: bytes on the wire of a look-alike move (measured through a proxy)") {
+  // Three 20 kB look-alikes moved on the local side. The remote side, where the UID MOVE runs,
+  // receives commands only: far less than one body. The bodies are read once for hashing (from
+  // the local side's new messages and the remote twins).
+  constexpr std::size_t kSize = 20000;
+  auto local = TestServer::dovecot();
+  auto remote = TestServer::dovecot();
+  FaultProxy proxy(remote->endpoint().port);
+  TempDir dir;
+  auto o = engine_options(*local, *remote, dir.file("state.db"));
+  o.endpoints[Side::Remote].port = proxy.port();
+  Account L(*local);
+  Account R(*remote);
+  L.create("Archive");
+  for (int k = 0; k < 3; ++k) L.append("INBOX", lookalike(k, kSize), {}, kDate);
+  run_ok(o);
+  for (Uid u : uids(L, "INBOX")) L.move("INBOX", u, "Archive");
+  const std::uint64_t up0 = proxy.bytes_up();
+  const std::uint64_t down0 = proxy.bytes_down();
+  auto r = run_ok(o);
+  const std::uint64_t up = proxy.bytes_up() - up0;
+  const std::uint64_t down = proxy.bytes_down() - down0;
+  MESSAGE("look-alike move of 3 x " << kSize << " B: to the remote server " << up
+                                    << " B, from it " << down << " B; APPEND bytes "
+                                    << bytes_sent(r));
+  CHECK(total_moved(r) == 3);
+  CHECK(total_copied(r) == 0);
+  CHECK(bytes_sent(r) == 0);
+  CHECK(up < kSize);
   CHECK(same_mail(L, R));
 }
