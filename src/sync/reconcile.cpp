@@ -313,8 +313,11 @@ class Reconciler {
     for (std::size_t i = 0; i < halves.size(); ++i) {
       if (half_done[i]) continue;
       const StoredPair& p = *halves[i];
-      // Never delete on T because S lost its UIDs: bring T's message back to S.
-      plan_.actions.emplace_back(Copy{t, p.uid[t], current(p, t), p.identity});
+      // Never delete on T because S lost its UIDs: bring T's message back to S. The id S had
+      // for the old message names nothing now; the copy's id is learnt when it is read again.
+      MessageIdentity id = p.identity;
+      id.email_id[s].clear();
+      plan_.actions.emplace_back(Copy{t, p.uid[t], current(p, t), std::move(id)});
     }
     drop_fresh(s, fresh_used);
   }

@@ -286,3 +286,45 @@ TEST_CASE("learn_email_ids: ids reported for paired messages are stored") {
   CHECK(pairs->front().identity.email_id[Side::Local] == "L1");
   CHECK(pairs->front().identity.email_id[Side::Remote] == "R10");
 }
+
+TEST_CASE("reconcile: recorded pairs carry each side's id, stale ids are not copied") {
+  MessageIdentity both = ident("<m@x>", "", "EL");
+  both.email_id[Side::Remote] = "ER";
+  SUBCASE("rule 5: a pair of two new messages takes the id of each side") {
+    ReconcileInput in;
+    MessageIdentity l = ident("<m@x>", "", "EL");
+    MessageIdentity r = ident("<m@x>");
+    r.email_id[Side::Remote] = "ER";
+    in.delta[Side::Local].added.push_back({Uid(1), {}, l});
+    in.delta[Side::Remote].added.push_back({Uid(5), {}, r});
+    Plan p = reconcile(in);
+    REQUIRE(p.actions.size() == 1);
+    const auto* rec = std::get_if<RecordPair>(&p.actions[0]);
+    REQUIRE(rec != nullptr);
+    CHECK(rec->identity.email_id == both.email_id);
+  }
+  SUBCASE("rule 6: a copy back to the side that lost its UIDs forgets that side's old id") {
+    ReconcileInput in;
+    in.stored.pairs.push_back({PerSide<Uid>{{Uid(1), Uid(1)}}, {}, both});
+    in.delta[Side::Local].uidvalidity_changed = true;
+    Plan p = reconcile(in);
+    REQUIRE(p.actions.size() == 1);
+    const auto* c = std::get_if<Copy>(&p.actions[0]);
+    REQUIRE(c != nullptr);
+    CHECK(c->from == Side::Remote);
+    CHECK(c->identity.email_id[Side::Local].empty());
+    CHECK(c->identity.email_id[Side::Remote] == "ER");
+  }
+  SUBCASE("rule 10: a renumbered message is re-paired with its new id") {
+    ReconcileInput in;
+    in.stored.pairs.push_back({PerSide<Uid>{{Uid(1), Uid(1)}}, {}, both});
+    in.delta[Side::Local].vanished.push_back(Uid(1));
+    in.delta[Side::Local].added.push_back({Uid(9), {}, ident("<m@x>", "", "EL2")});
+    Plan p = reconcile(in);
+    REQUIRE(!p.actions.empty());
+    const auto* rec = std::get_if<RecordPair>(&p.actions[0]);
+    REQUIRE(rec != nullptr);
+    CHECK(rec->identity.email_id[Side::Local] == "EL2");
+    CHECK(rec->identity.email_id[Side::Remote] == "ER");
+  }
+}
