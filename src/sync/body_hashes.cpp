@@ -148,7 +148,8 @@ std::vector<PerSide<std::vector<Uid>>> move_hash_uids(const std::vector<MailboxI
     struct Members {
       std::vector<const detail::GoneRef*> gone;
       std::vector<const detail::FreshRef*> fresh;
-      bool id_missing = false;
+      bool gone_id = false;   ///< some vanished pair carries an id of s
+      bool fresh_id = false;  ///< some new message does
     };
     std::map<Key, Members> groups;
     auto key = [](const MessageIdentity& id) { return Key{id.message_id, id.size, id.internaldate}; };
@@ -157,17 +158,18 @@ std::vector<PerSide<std::vector<Uid>>> move_hash_uids(const std::vector<MailboxI
       if (id.message_id.empty()) continue;
       Members& m = groups[key(id)];
       m.gone.push_back(&g);
-      m.id_missing = m.id_missing || id.email_id[s].empty();
+      m.gone_id = m.gone_id || !id.email_id[s].empty();
     }
     for (const auto& f : c.fresh) {
       const auto& id = boxes[f.box].input.delta[s].added[f.added].identity;
       if (id.message_id.empty()) continue;
       Members& m = groups[key(id)];
       m.fresh.push_back(&f);
-      m.id_missing = m.id_missing || id.email_id[s].empty();
+      m.fresh_id = m.fresh_id || !id.email_id[s].empty();
     }
     for (const auto& [k, m] : groups) {
-      if (!ambiguous(m.gone.size(), m.fresh.size()) || !m.id_missing) continue;
+      const bool ids_differ = !m.gone.empty() && !m.fresh.empty() && m.gone_id && m.fresh_id;
+      if (!ambiguous(m.gone.size(), m.fresh.size()) && !ids_differ) continue;
       for (const auto* g : m.gone) {
         const StoredPair& p = boxes[g->box].input.stored.pairs[g->pair];
         if (p.identity.sha256.empty()) out[g->box][t].push_back(p.uid[t]);

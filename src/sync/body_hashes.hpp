@@ -61,10 +61,11 @@ Status fill_ambiguous_hashes(Executor& exec, PerSide<client::Session*> sessions,
 
 /// For match_moves() (reconcile.hpp): per entry of `boxes`, the UIDs (sorted, per side) whose
 /// hash it needs. On side S, after the id matches (moves.hpp), the content groups of the
-/// candidates left that hold vanished pairs and new messages, at least three together, and
-/// in which some vanished pair or new message has no id of S (else no content match is
-/// allowed anyway). A new message is hashed on S in its mailbox; a vanished pair through its
-/// live twin on the other side, in its own mailbox.
+/// candidates left that hold vanished pairs and new messages, at least three together, or
+/// in which both a vanished pair and a new message carry ids of S (different ones, or the id
+/// pass would have matched them: only equal bodies make them a move). A new message is hashed
+/// on S in its mailbox; a vanished pair through its live twin on the other side, in its own
+/// mailbox.
 [[nodiscard]] std::vector<PerSide<std::vector<Uid>>> move_hash_uids(
     const std::vector<MailboxInput>& boxes);
 

@@ -139,7 +139,8 @@ Move make_move(const std::vector<MailboxInput>& boxes, Side s, const detail::Gon
 
 /// Content matches among the candidates left after the id matches (rule 10's strict matcher:
 /// look-alikes only by body hashes). Two messages that both carry an id of that server, and
-/// different ones, are different messages to it: never a move.
+/// different ones, are different objects to it (a move by APPEND + EXPUNGE, or another
+/// look-alike): they match only when both bodies were hashed and agree.
 detail::MoveCandidates content_matches(const std::vector<MailboxInput>& boxes, Side s,
                                        const detail::MoveCandidates& c) {
   std::vector<const MessageIdentity*> gi;
@@ -149,7 +150,8 @@ detail::MoveCandidates content_matches(const std::vector<MailboxInput>& boxes, S
   detail::MoveCandidates out;
   for (auto [a, b] : detail::match_exactly(gi, fi)) {
     if (c.gone[a].box == c.fresh[b].box) continue;  // same mailbox: rule 10, not a move
-    if (!gi[a]->email_id[s].empty() && !fi[b]->email_id[s].empty()) continue;
+    const bool both_ids = !gi[a]->email_id[s].empty() && !fi[b]->email_id[s].empty();
+    if (both_ids && (gi[a]->sha256.empty() || fi[b]->sha256.empty())) continue;
     out.gone.push_back(c.gone[a]);
     out.fresh.push_back(c.fresh[b]);
   }

@@ -138,7 +138,8 @@ struct MailboxInput {
 ///     bodies), pairing by body hashes known on every member, each hash once per part. The
 ///     engine hashes such groups before matching (body_hashes.hpp, move_hash_uids()). A
 ///     vanished pair and a new message that both carry ids of S, different ones, are different
-///     messages to that server and never matched by content.
+///     objects to that server (a client that moves by APPEND + EXPUNGE, or another look-alike):
+///     they are matched only when both bodies were hashed and agree.
 ///  Anything else is left to copy + expunge (a duplicate at worst, never a loss). A new message
 ///  whose content also matches a new message on T in its own mailbox is left to rule 5. A match
 ///  within one mailbox is left to rule 10. Mailboxes whose delta on either side has

@@ -111,8 +111,12 @@ TEST_CASE("match_moves: look-alikes pair by id, then by body hash, never by gues
                                {ident("<dup@x>", "hB"), ident("<dup@x>")});
     CHECK(match_moves(boxes).empty());
   }
-  SUBCASE("different ids of the same server are different messages, whatever the content") {
+  SUBCASE("different ids of the same server: a move by APPEND + EXPUNGE, only with equal hashes") {
     auto boxes = moved_locally({ident("<one@x>", "", "E1")}, {ident("<one@x>", "", "E9")});
+    CHECK(match_moves(boxes).empty());
+    boxes = moved_locally({ident("<one@x>", "hA", "E1")}, {ident("<one@x>", "hA", "E9")});
+    CHECK(brief(match_moves(boxes)) == "remote:101->1");
+    boxes = moved_locally({ident("<one@x>", "hA", "E1")}, {ident("<one@x>", "hB", "E9")});
     CHECK(match_moves(boxes).empty());
   }
   SUBCASE("a pair stored without id still moves by content (state from before ids)") {
@@ -143,13 +147,19 @@ TEST_CASE("move_hash_uids: look-alike move candidates are hashed where they are"
       CHECK(w[Side::Remote].empty());
     }
   }
-  SUBCASE("ids everywhere: nothing to fetch") {
+  SUBCASE("ids that all match: nothing to fetch") {
     auto ids = moved_locally({ident("<dup@x>", "", "E1"), ident("<dup@x>", "", "E2")},
-                             {ident("<dup@x>", "", "E3"), ident("<dup@x>", "", "E4")});
+                             {ident("<dup@x>", "", "E2"), ident("<dup@x>", "", "E1")});
     for (const auto& w : move_hash_uids(ids)) {
       CHECK(w[Side::Local].empty());
       CHECK(w[Side::Remote].empty());
     }
+  }
+  SUBCASE("different ids, one candidate each (a move by APPEND + EXPUNGE): hashed") {
+    auto ids = moved_locally({ident("<one@x>", "", "E1")}, {ident("<one@x>", "", "E9")});
+    auto w = move_hash_uids(ids);
+    CHECK(w[0][Side::Remote] == std::vector<Uid>{Uid(101)});
+    CHECK(w[1][Side::Local] == std::vector<Uid>{Uid(1)});
   }
 }
 
