@@ -98,24 +98,15 @@ bool source_alive(const PerSide<Delta>& delta, const StoredMailbox& stored, Side
                      [&](const StoredPair& p) { return p.uid[s] == uid; });
 }
 
-}  // namespace
-
-Status resolve_intents(state::StateStore& store, state::MailboxPairId id,
-                       const PerSide<Delta>& delta, const StoredMailbox& stored,
-                       const HashFetch& hashes) {
-  auto intents = store.intents(id);
-  if (!intents) return intents.error();
-  if (intents->empty()) return {};
-  PerSide<std::set<std::uint32_t>> claimed;
-  for (const auto& p : stored.pairs) {
-    for (Side s : kBothSides) {
-      if (p.uid[s].valid()) claimed[s].insert(p.uid[s].value);
-    }
-  }
-  std::vector<std::int64_t> drop;
+/// The intents still open (matched against the target's new messages) and the ones to drop
+/// at once (target renumbered). Marks the intents whose candidates are ambiguous.
+std::vector<IntentMatch> match_intents(const std::vector<state::AppendIntent>& intents,
+                                       const PerSide<Delta>& delta,
+                                       const PerSide<std::set<std::uint32_t>>& claimed,
+                                       std::vector<std::int64_t>& drop) {
   std::vector<IntentMatch> open;
   PerSide<std::map<std::uint32_t, int>> shared;  ///< candidate UID -> number of intents
-  for (const auto& in : *intents) {
+  for (const auto& in : intents) {
     const Side to = other(in.source_side);
     const Delta& d = delta[to];
     if (d.snapshot.uidvalidity != in.target_uidvalidity) {
@@ -133,70 +124,99 @@ Status resolve_intents(state::StateStore& store, state::MailboxPairId id,
     }
     open.push_back(std::move(im));
   }
-  // Look-alikes: hash every source and candidate of an ambiguous intent, in one call.
-  PerSide<std::vector<Uid>> want;
   for (auto& im : open) {
     im.needs_hash = im.found.size() > 1 ||
                     std::any_of(im.found.begin(), im.found.end(), [&](const NewMessage* m) {
                       return shared[im.to][m->uid.value] > 1;
                     });
+  }
+  return open;
+}
+
+/// The bodies to hash for the ambiguous intents: their sources and their candidates.
+PerSide<std::vector<Uid>> hash_requests(const std::vector<IntentMatch>& open) {
+  PerSide<std::vector<Uid>> want;
+  for (const auto& im : open) {
     if (!im.needs_hash) continue;
-    const Side from = im.intent->source_side;
-    if (im.intent->identity.sha256.empty()) {
-      want[from].push_back(im.intent->source_uid);
-    }
+    if (im.intent->identity.sha256.empty()) want[im.intent->source_side].push_back(im.intent->source_uid);
     for (const NewMessage* m : im.found) {
       if (m->identity.sha256.empty()) want[im.to].push_back(m->uid);
     }
   }
-  BodyHashes known;
-  if ((!want[Side::Local].empty() || !want[Side::Remote].empty()) && hashes) {
-    for (Side s : kBothSides) {
-      std::sort(want[s].begin(), want[s].end());
-      want[s].erase(std::unique(want[s].begin(), want[s].end()), want[s].end());
-    }
-    auto h = hashes(want);
-    if (!h) return h.error();
-    known = std::move(*h);
+  for (Side s : kBothSides) {
+    std::sort(want[s].begin(), want[s].end());
+    want[s].erase(std::unique(want[s].begin(), want[s].end()), want[s].end());
   }
+  return want;
+}
+
+/// The candidate an intent adopts (nullptr: none, the intent is just dropped), or the
+/// mailbox-scope error when it stays ambiguous.
+Result<const NewMessage*> pick_candidate(const IntentMatch& im, const PerSide<Delta>& delta,
+                                         const StoredMailbox& stored, const BodyHashes& known,
+                                         const PerSide<std::set<std::uint32_t>>& claimed) {
+  const state::AppendIntent& in = *im.intent;
+  constexpr const NewMessage* kNone = nullptr;
+  if (!im.needs_hash) return im.found.empty() ? kNone : im.found.front();
   auto hash_of = [&known](Side s, Uid uid, const std::string& stored_hash) -> std::string {
     if (!stored_hash.empty()) return stored_hash;
     auto it = known[s].find(uid.value);
     return it == known[s].end() ? std::string() : it->second;
   };
+  const std::string src = hash_of(in.source_side, in.source_uid, in.identity.sha256);
+  if (src.empty()) {
+    if (!source_alive(delta, stored, in.source_side, in.source_uid)) return kNone;
+    return ambiguous_intent(im.found.size(), im.to);
+  }
+  bool unhashed = false;
+  for (const NewMessage* m : im.found) {  // in UID order: the lowest with the hash wins
+    if (claimed[im.to].count(m->uid.value)) continue;
+    const std::string h = hash_of(im.to, m->uid, m->identity.sha256);
+    if (h == src) return m;
+    unhashed = unhashed || h.empty();
+  }
+  if (unhashed) return ambiguous_intent(im.found.size(), im.to);
+  return kNone;
+}
+
+}  // namespace
+
+Status resolve_intents(state::StateStore& store, state::MailboxPairId id,
+                       const PerSide<Delta>& delta, const StoredMailbox& stored,
+                       const HashFetch& hashes) {
+  auto intents = store.intents(id);
+  if (!intents) return intents.error();
+  if (intents->empty()) return {};
+  PerSide<std::set<std::uint32_t>> claimed;
+  for (const auto& p : stored.pairs) {
+    for (Side s : kBothSides) {
+      if (p.uid[s].valid()) claimed[s].insert(p.uid[s].value);
+    }
+  }
+  std::vector<std::int64_t> drop;
+  const std::vector<IntentMatch> open = match_intents(*intents, delta, claimed, drop);
+  // Look-alikes: every source and candidate of an ambiguous intent hashed in one call.
+  BodyHashes known;
+  const PerSide<std::vector<Uid>> want = hash_requests(open);
+  if ((!want[Side::Local].empty() || !want[Side::Remote].empty()) && hashes) {
+    auto h = hashes(want);
+    if (!h) return h.error();
+    known = std::move(*h);
+  }
   std::vector<state::MessagePair> adopt;
   for (const auto& im : open) {
+    drop.push_back(im.intent->id);
+    auto pick = pick_candidate(im, delta, stored, known, claimed);
+    if (!pick) return pick.error();
+    if (*pick == nullptr) continue;  // the APPEND never happened: planned again
     const state::AppendIntent& in = *im.intent;
-    drop.push_back(in.id);
-    const NewMessage* pick = nullptr;
-    if (!im.needs_hash) {
-      if (!im.found.empty()) pick = im.found.front();
-    } else {
-      const std::string src = hash_of(in.source_side, in.source_uid, in.identity.sha256);
-      if (src.empty()) {
-        if (!source_alive(delta, stored, in.source_side, in.source_uid)) continue;  // dropped
-        return ambiguous_intent(im.found.size(), im.to);
-      }
-      bool unhashed = false;
-      for (const NewMessage* m : im.found) {
-        if (claimed[im.to].count(m->uid.value)) continue;
-        const std::string h = hash_of(im.to, m->uid, m->identity.sha256);
-        unhashed = unhashed || h.empty();
-        if (h == src) {
-          pick = m;  // found is in UID order: the lowest
-          break;
-        }
-      }
-      if (!pick && unhashed) return ambiguous_intent(im.found.size(), im.to);
-    }
-    if (!pick) continue;  // the APPEND never happened: planned again
     state::MessagePair p;
     p.uid[in.source_side] = in.source_uid;
-    p.uid[im.to] = pick->uid;
+    p.uid[im.to] = (*pick)->uid;
     p.base_flags = in.flags;
     p.identity = in.identity;
-    p.identity.email_id[im.to] = pick->identity.email_id[im.to];
-    claimed[im.to].insert(pick->uid.value);
+    p.identity.email_id[im.to] = (*pick)->identity.email_id[im.to];
+    claimed[im.to].insert((*pick)->uid.value);
     adopt.push_back(std::move(p));
   }
   auto txn = store.begin();
