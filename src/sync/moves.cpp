@@ -4,8 +4,11 @@
 #include <algorithm>
 #include <map>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <unordered_set>
+#include <utility>
+#include <vector>
 
 #include <twinbox/sync/reconcile.hpp>
 
