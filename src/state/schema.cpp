@@ -67,7 +67,13 @@ CREATE TABLE append_intents (
 CREATE INDEX append_intents_mailbox ON append_intents(mailbox_id);
 )sql";
 
-constexpr std::array<Migration, 1> kMigrations{{{1, kV1}}};
+// Version 2: per-side EMAILID / X-GM-MSGID of message pairs (schema.hpp).
+constexpr const char* kV2 = R"sql(
+ALTER TABLE message_pairs ADD COLUMN local_emailid TEXT NOT NULL DEFAULT '';
+ALTER TABLE message_pairs ADD COLUMN remote_emailid TEXT NOT NULL DEFAULT '';
+)sql";
+
+constexpr std::array<Migration, 2> kMigrations{{{1, kV1}, {2, kV2}}};
 static_assert(kMigrations.back().to == kSchemaVersion, "the migration table ends at kSchemaVersion");
 
 }  // namespace

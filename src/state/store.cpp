@@ -302,7 +302,7 @@ constexpr const char* kMailboxColumns =
 
 constexpr const char* kPairColumns =
     "local_uid, remote_uid, base_flags, local_modseq, remote_modseq, message_id, size, "
-    "internaldate, sha256";
+    "internaldate, sha256, local_emailid, remote_emailid";
 
 MessagePair read_pair(const Stmt& q) {
   MessagePair p;
@@ -315,6 +315,8 @@ MessagePair read_pair(const Stmt& q) {
   p.identity.size = static_cast<std::uint64_t>(q.i64(6));
   p.identity.internaldate = q.i64(7);
   p.identity.sha256 = q.text(8);
+  p.identity.email_id[Side::Local] = q.text(9);
+  p.identity.email_id[Side::Remote] = q.text(10);
   return p;
 }
 
@@ -562,7 +564,7 @@ Status StateStore::upsert_pairs(MailboxPairId id, std::span<const MessagePair> p
     if (!del) return del.error();
     auto ins = impl_->prepare(std::string("INSERT INTO message_pairs (mailbox_id, ") +
                               kPairColumns +
-                              ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+                              ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
     if (!ins) return ins.error();
     for (const MessagePair& p : pairs) {
       if (!p.uid[Side::Local].valid() && !p.uid[Side::Remote].valid()) {
@@ -584,8 +586,27 @@ Status StateStore::upsert_pairs(MailboxPairId id, std::span<const MessagePair> p
           .bind(7, p.identity.message_id)
           .bind(8, size_to_storage(p.identity.size))
           .bind(9, p.identity.internaldate)
-          .bind(10, p.identity.sha256);
+          .bind(10, p.identity.sha256)
+          .bind(11, p.identity.email_id[Side::Local])
+          .bind(12, p.identity.email_id[Side::Remote]);
       if (auto s = q.run("recording a message pair"); !s) return s;
+    }
+    return {};
+  });
+}
+
+Status StateStore::set_email_ids(MailboxPairId id, Side side,
+                                 std::span<const std::pair<Uid, std::string>> ids) {
+  return impl_->write([&]() -> Status {
+    const std::string p = side_prefix(side);
+    auto st = impl_->prepare("UPDATE message_pairs SET " + p + "emailid = ?3 WHERE mailbox_id = ?1 AND " +
+                             p + "uid = ?2");
+    if (!st) return st.error();
+    for (const auto& [uid, email_id] : ids) {
+      if (!uid.valid()) continue;
+      Stmt q(*impl_, *st);
+      q.bind(1, id).bind_uid(2, uid).bind(3, email_id);
+      if (auto s = q.run("recording a message's EMAILID"); !s) return s;
     }
     return {};
   });

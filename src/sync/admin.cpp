@@ -2,7 +2,6 @@
 // `rename` and `delete` are in admin_mailbox.cpp, `repair` in admin_repair.cpp.
 
 #include <filesystem>
-#include <thread>
 
 #include <twinbox/sync/admin.hpp>
 
@@ -49,20 +48,8 @@ void AdminLink::logout() {
 namespace {
 
 Status connect_both(AdminLink& link) {
-  using SessionResult = Result<std::unique_ptr<client::Session>>;
-  PerSide<SessionResult> res{{SessionResult(Error()), SessionResult(Error())}};
-  std::thread remote([&] { res[Side::Remote] = client::connect(link.opt.endpoints[Side::Remote]); });
-  res[Side::Local] = client::connect(link.opt.endpoints[Side::Local]);
-  remote.join();
-  for (Side s : kBothSides) {
-    if (!res[s]) {
-      const auto& ep = link.opt.endpoints[s];
-      std::string where = ep.transport == client::Transport::Tunnel ? "tunnel" : ep.host;
-      return res[s].error().with_context(std::string(to_string(s)) + " (" + where + ")");
-    }
-    link.session[s] = std::move(*res[s]);
-    link.loop.add(*link.session[s]);
-  }
+  if (auto st = connect_endpoints(link.opt.endpoints, link.session); !st) return st;
+  for (Side s : kBothSides) link.loop.add(*link.session[s]);
   return {};
 }
 
@@ -86,19 +73,10 @@ Status read_lists(AdminLink& link) {
   for (Side s : kBothSides) {
     auto r = std::move(lists[s].result());
     if (!r) return r.error().with_context("LIST on the " + std::string(to_string(s)) + " side");
-    std::optional<char> delim;
-    for (const auto& e : *r) {
-      link.entries[s].push_back(to_entry(e));
-      if (!delim && e.delimiter) delim = e.delimiter;
-    }
-    link.ns[s].delimiter = delim.value_or('/');
-    if (nss[s].valid()) {
-      auto n = std::move(nss[s].result());
-      if (n && !n->personal.empty()) {
-        link.ns[s].prefix = n->personal.front().prefix;
-        if (n->personal.front().delimiter) link.ns[s].delimiter = *n->personal.front().delimiter;
-      }
-    }
+    for (const auto& e : *r) link.entries[s].push_back(to_entry(e));
+    std::optional<client::NamespaceInfo> asked;
+    if (nss[s].valid() && nss[s].result()) asked = *nss[s].result();
+    link.ns[s] = namespace_of(*r, asked);
   }
   return {};
 }

@@ -66,7 +66,7 @@ Result<Snapshot> read_both(AdminLink& l, const PerSide<std::string>& name) {
     auto r = std::move(fetch[s].result());
     if (!r) return r.error().with_context("UID FETCH on the " + std::string(to_string(s)) + " side");
     for (const auto& f : r->messages) {
-      if (f.uid) snap.messages[s][f.uid->value] = new_message_from_fetch(f);
+      if (f.uid) snap.messages[s][f.uid->value] = new_message_from_fetch(f, s);
     }
   }
   return snap;
@@ -140,7 +140,7 @@ state::MessagePair new_pair(const NewMessage& l, const NewMessage& r) {
   p.uid[Side::Remote] = r.uid;
   // The base is what both have: the next sync then adds each side's extra flags to the other.
   p.base_flags = format_flags(flags_intersection(l.flags, r.flags));
-  p.identity = {l.identity.message_id, l.identity.size, l.identity.internaldate, l.identity.sha256};
+  p.identity = {l.identity.message_id, l.identity.size, l.identity.internaldate, l.identity.sha256, {}};
   return p;
 }
 
@@ -210,7 +210,7 @@ void record_one_sided(const Snapshot& snap, const state::MailboxPair& sp, Work& 
       state::MessagePair p;
       p.uid[s] = m.uid;
       p.base_flags = format_flags(m.flags);
-      p.identity = {m.identity.message_id, m.identity.size, m.identity.internaldate, m.identity.sha256};
+      p.identity = {m.identity.message_id, m.identity.size, m.identity.internaldate, m.identity.sha256, {}};
       w.add.push_back(std::move(p));
       ++w.counts.one_sided;
     }

@@ -2,6 +2,7 @@
 
 #include "body_hashes.hpp"
 #include "hash_sink.hpp"
+#include "moves.hpp"
 
 #include <algorithm>
 #include <map>
@@ -96,28 +97,111 @@ void apply_hashes(StoredMailbox& stored, PerSide<Delta>& delta, const BodyHashes
   }
 }
 
-Status fill_ambiguous_hashes(Executor& exec, PerSide<client::Session*> sessions,
-                             net::Deadline deadline, MailboxWork& work) {
-  const PerSide<std::vector<Uid>> want = ambiguous_uids(work.stored, work.delta);
+Status fetch_body_hashes(Executor& exec, client::Session& session, Side s,
+                         const std::string& mailbox, const std::vector<Uid>& uids,
+                         net::Deadline deadline, std::unordered_map<std::uint32_t, std::string>& out) {
+  if (uids.empty()) return {};
+  if (auto st = exec.ensure_selected(s, mailbox); !st) return st;
+  imap::SeqSet set;
+  for (Uid u : uids) set.add(u.value);
+  client::FetchItems items;
+  items.flags = false;
+  items.body = true;
+  BodyHashSink sink;
+  auto fetched = session.wait(session.uid_fetch_stream(set, items, sink), deadline);
+  if (!fetched) {
+    return fetched.error().with_context("hashing look-alike messages in " + mailbox + " on the " +
+                                        std::string(to_string(s)) + " side");
+  }
+  out = std::move(sink.hashes());
+  return {};
+}
+
+Result<BodyHashes> fetch_pair_hashes(Executor& exec, PerSide<client::Session*> sessions,
+                                     const PerSide<std::string>& names,
+                                     const PerSide<std::vector<Uid>>& uids, net::Deadline deadline) {
   BodyHashes hashes;
   for (Side s : kBothSides) {
-    if (want[s].empty()) continue;
-    if (auto st = exec.ensure_selected(s, work.name[s]); !st) return st;
-    imap::SeqSet set;
-    for (Uid u : want[s]) set.add(u.value);
-    client::FetchItems items;
-    items.flags = false;
-    items.body = true;
-    BodyHashSink sink;
-    client::Session& session = *sessions[s];
-    auto fetched = session.wait(session.uid_fetch_stream(set, items, sink), deadline);
-    if (!fetched) {
-      return fetched.error().with_context("hashing look-alike messages on the " +
-                                          std::string(to_string(s)) + " side");
+    if (auto st = fetch_body_hashes(exec, *sessions[s], s, names[s], uids[s], deadline, hashes[s]);
+        !st) {
+      return st.error();
     }
-    hashes[s] = std::move(sink.hashes());
   }
-  apply_hashes(work.stored, work.delta, hashes);
+  return hashes;
+}
+
+Status fill_ambiguous_hashes(Executor& exec, PerSide<client::Session*> sessions,
+                             net::Deadline deadline, MailboxWork& work) {
+  auto hashes = fetch_pair_hashes(exec, sessions, work.name, ambiguous_uids(work.stored, work.delta),
+                                  deadline);
+  if (!hashes) return hashes.error();
+  apply_hashes(work.stored, work.delta, *hashes);
+  return {};
+}
+
+std::vector<PerSide<std::vector<Uid>>> move_hash_uids(const std::vector<MailboxInput>& boxes) {
+  std::vector<PerSide<std::vector<Uid>>> out(boxes.size());
+  for (Side s : kBothSides) {
+    const Side t = other(s);
+    const auto all = detail::move_candidates(boxes, s);
+    const auto c = detail::remaining(all, detail::match_by_email_id(boxes, s, all));
+    struct Members {
+      std::vector<const detail::GoneRef*> gone;
+      std::vector<const detail::FreshRef*> fresh;
+      bool gone_id = false;   ///< some vanished pair carries an id of s
+      bool fresh_id = false;  ///< some new message does
+    };
+    std::map<Key, Members> groups;
+    auto key = [](const MessageIdentity& id) { return Key{id.message_id, id.size, id.internaldate}; };
+    for (const auto& g : c.gone) {
+      const auto& id = boxes[g.box].input.stored.pairs[g.pair].identity;
+      if (id.message_id.empty()) continue;
+      Members& m = groups[key(id)];
+      m.gone.push_back(&g);
+      m.gone_id = m.gone_id || !id.email_id[s].empty();
+    }
+    for (const auto& f : c.fresh) {
+      const auto& id = boxes[f.box].input.delta[s].added[f.added].identity;
+      if (id.message_id.empty()) continue;
+      Members& m = groups[key(id)];
+      m.fresh.push_back(&f);
+      m.fresh_id = m.fresh_id || !id.email_id[s].empty();
+    }
+    for (const auto& [k, m] : groups) {
+      const bool ids_differ = !m.gone.empty() && !m.fresh.empty() && m.gone_id && m.fresh_id;
+      if (!ambiguous(m.gone.size(), m.fresh.size()) && !ids_differ) continue;
+      for (const auto* g : m.gone) {
+        const StoredPair& p = boxes[g->box].input.stored.pairs[g->pair];
+        if (p.identity.sha256.empty()) out[g->box][t].push_back(p.uid[t]);
+      }
+      for (const auto* f : m.fresh) {
+        const NewMessage& n = boxes[f->box].input.delta[s].added[f->added];
+        if (n.identity.sha256.empty()) out[f->box][s].push_back(n.uid);
+      }
+    }
+  }
+  for (auto& per : out) {
+    for (Side s : kBothSides) {
+      std::sort(per[s].begin(), per[s].end());
+      per[s].erase(std::unique(per[s].begin(), per[s].end()), per[s].end());
+    }
+  }
+  return out;
+}
+
+Status fill_move_hashes(Executor& exec, PerSide<client::Session*> sessions, net::Deadline deadline,
+                        std::vector<MailboxInput>& boxes,
+                        const std::vector<PerSide<std::string>>& names) {
+  const auto want = move_hash_uids(boxes);
+  for (std::size_t b = 0; b < boxes.size() && b < names.size(); ++b) {
+    if (want[b][Side::Local].empty() && want[b][Side::Remote].empty()) continue;
+    auto hashes = fetch_pair_hashes(exec, sessions, names[b], want[b], deadline);
+    if (hashes) {
+      apply_hashes(boxes[b].input.stored, boxes[b].input.delta, *hashes);
+    } else if (hashes.error().scope != Scope::Mailbox && hashes.error().scope != Scope::Message) {
+      return hashes.error();
+    }
+  }
   return {};
 }
 

@@ -4,7 +4,6 @@
 #include <map>
 #include <set>
 #include <sstream>
-#include <thread>
 #include <ctime>
 
 #include <twinbox/base/crash_point.hpp>
@@ -91,33 +90,14 @@ class Engine {
 };
 
 Status Engine::connect() {
-  PerSide<Result<std::unique_ptr<client::Session>>> res{
-      {Result<std::unique_ptr<client::Session>>(Error()),
-       Result<std::unique_ptr<client::Session>>(Error())}};
-  PerSide<bool> kept{};
   if (keep_) {
     for (Side s : kBothSides) {
       auto session = std::move(keep_->session[s]);
-      kept[s] = session && !session->broken() && session->in_flight() == 0;
-      if (kept[s]) res[s] = std::move(session);
+      if (session && !session->broken() && session->in_flight() == 0) sessions_[s] = std::move(session);
     }
   }
-  // Both endpoints at once: connect() blocks on DNS, TCP, TLS and login.
-  std::thread remote;
-  if (!kept[Side::Remote]) {
-    remote = std::thread([&] { res[Side::Remote] = client::connect(opt_.endpoints[Side::Remote]); });
-  }
-  if (!kept[Side::Local]) res[Side::Local] = client::connect(opt_.endpoints[Side::Local]);
-  if (remote.joinable()) remote.join();
-  for (Side s : kBothSides) {
-    if (!res[s]) {
-      const auto& ep = opt_.endpoints[s];
-      std::string where = ep.transport == client::Transport::Tunnel ? "tunnel" : ep.host;
-      return res[s].error().with_context(std::string(to_string(s)) + " (" + where + ")");
-    }
-    sessions_[s] = std::move(*res[s]);
-    loop_.add(*sessions_[s]);
-  }
+  if (auto st = connect_endpoints(opt_.endpoints, sessions_); !st) return st;
+  for (Side s : kBothSides) loop_.add(*sessions_[s]);
   return {};
 }
 
@@ -352,7 +332,7 @@ Result<PerSide<Delta>> Engine::read_deltas(const PairToSync& p, const state::Mai
     for (const auto& sp : pairs.pairs) {
       if (sp.uid[s].valid()) uids.push_back(sp.uid[s]);
     }
-    r[s] = std::make_unique<DeltaReader>(*sessions_[s], p.name[s], stored.side[s], std::move(uids));
+    r[s] = std::make_unique<DeltaReader>(*sessions_[s], s, p.name[s], stored.side[s], std::move(uids));
     r[s]->start();
   }
   auto both = [&] { return r[Side::Local]->step_ready() && r[Side::Remote]->step_ready(); };
@@ -405,7 +385,12 @@ Status Engine::sync_pair(const PairToSync& p, MailboxReport& rep, std::optional<
           if (auto st = store_->void_side(p.pair, s); !st) return st;
         }
       }
-      if (auto st = resolve_intents(*store_, p.pair, work.delta, work.stored); !st) return st;
+      auto hashes = [&](const PerSide<std::vector<Uid>>& want) {
+        return fetch_pair_hashes(exec, {{sessions_[Side::Local].get(), sessions_[Side::Remote].get()}},
+                                 p.name, want, net::deadline_in(opt_.timeout));
+      };
+      if (auto st = resolve_intents(*store_, p.pair, work.delta, work.stored, hashes); !st) return st;
+      if (auto st = learn_email_ids(*store_, p.pair, work.delta, work.stored); !st) return st;
       raw = store_->pairs(p.pair);
       if (!raw) return raw.error();
       work.stored = load_stored(*raw);
@@ -569,6 +554,20 @@ Result<SyncReport> Engine::run() {
   bool planned = false;  ///< run_planned() sent (before the deltas moved into `work`)
   bool can_move = sessions_[Side::Local]->has("UIDPLUS") && sessions_[Side::Remote]->has("UIDPLUS");
   if (can_move && inputs.size() > 1 && !opt_.dry_run) {
+    // Look-alikes among the move candidates are told apart by body hashes (body_hashes.hpp).
+    std::vector<PerSide<std::string>> box_names;
+    for (const auto& in : inputs) {
+      for (const auto& w : work) {
+        if (w.pair.pair == in.mailbox) box_names.push_back(w.pair.name);
+      }
+    }
+    Executor hasher({{sessions_[Side::Local].get(), sessions_[Side::Remote].get()}}, loop_, *store_, opt_);
+    if (auto hashed = fill_move_hashes(hasher, {{sessions_[Side::Local].get(), sessions_[Side::Remote].get()}},
+                                   net::deadline_in(opt_.timeout), inputs, box_names);
+        !hashed) {
+      cleanup();
+      return hashed.error();
+    }
     std::vector<Move> moves = match_moves(inputs);
     for (const auto& m : moves) {
       touched.insert(m.from);

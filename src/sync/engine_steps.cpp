@@ -1,11 +1,14 @@
+#include <algorithm>
+#include <map>
 #include <set>
+#include <thread>
 
 #include "engine_steps.hpp"
 
 namespace twinbox::sync {
 
 MessageIdentity from_state(const state::ContentIdentity& c) {
-  return {c.message_id, c.size, c.internaldate, c.sha256};
+  return {c.message_id, c.size, c.internaldate, c.sha256, c.email_id};
 }
 
 StoredMailbox load_stored(const std::vector<state::MessagePair>& pairs) {
@@ -62,12 +65,125 @@ bool unchanged(const state::MailboxPair& stored, const PerSide<std::optional<Mai
   return true;
 }
 
-/// Matches pending append intents of a mailbox against the new messages of their target side
-/// (PROTOCOL.md §4.7): exactly one unclaimed content match above the pre-append UIDNEXT ->
-/// the pair is recorded; none -> the APPEND never happened, the intent is dropped (the copy is
-/// planned again); several -> ambiguous, the mailbox stops (never a second copy).
+namespace {
+
+/// One pending intent and its candidates (resolve_intents()).
+struct IntentMatch {
+  const state::AppendIntent* intent;
+  Side to;
+  std::vector<const NewMessage*> found;
+  bool needs_hash = false;
+};
+
+/// The mailbox-scope stop when a crash left copies twinbox cannot tell apart.
+Error ambiguous_intent(std::size_t n, Side to) {
+  return fail(Errc::Conflict, Scope::Mailbox,
+              "an interrupted copy left " + std::to_string(n) + " candidate messages on the " +
+                  std::string(to_string(to)) +
+                  " side and twinbox cannot tell which one it appended; remove the duplicates "
+                  "there (or run 'twinbox repair'), then sync again");
+}
+
+/// True when `uid` on side `s` still exists as far as this run knows: new on s, or a stored
+/// pair's UID that did not vanish (the source of a copy back to a side that lost its UIDs).
+bool source_alive(const PerSide<Delta>& delta, const StoredMailbox& stored, Side s, Uid uid) {
+  const Delta& d = delta[s];
+  if (std::any_of(d.added.begin(), d.added.end(), [uid](const NewMessage& m) { return m.uid == uid; })) {
+    return true;
+  }
+  if (d.uidvalidity_changed || std::binary_search(d.vanished.begin(), d.vanished.end(), uid)) {
+    return false;
+  }
+  return std::any_of(stored.pairs.begin(), stored.pairs.end(),
+                     [&](const StoredPair& p) { return p.uid[s] == uid; });
+}
+
+/// The intents still open (matched against the target's new messages) and the ones to drop
+/// at once (target renumbered). Marks the intents whose candidates are ambiguous.
+std::vector<IntentMatch> match_intents(const std::vector<state::AppendIntent>& intents,
+                                       const PerSide<Delta>& delta,
+                                       const PerSide<std::set<std::uint32_t>>& claimed,
+                                       std::vector<std::int64_t>& drop) {
+  std::vector<IntentMatch> open;
+  PerSide<std::map<std::uint32_t, int>> shared;  ///< candidate UID -> number of intents
+  for (const auto& in : intents) {
+    const Side to = other(in.source_side);
+    const Delta& d = delta[to];
+    if (d.snapshot.uidvalidity != in.target_uidvalidity) {
+      drop.push_back(in.id);  // target renumbered: content re-pairing takes over
+      continue;
+    }
+    const MessageIdentity want = from_state(in.identity);
+    IntentMatch im{&in, to, {}, false};
+    for (const auto& m : d.added) {
+      if (m.uid.value < in.target_uidnext.value || claimed[to].count(m.uid.value)) continue;
+      if (same_content(m.identity, want)) {
+        im.found.push_back(&m);
+        ++shared[to][m.uid.value];
+      }
+    }
+    open.push_back(std::move(im));
+  }
+  for (auto& im : open) {
+    im.needs_hash = im.found.size() > 1 ||
+                    std::any_of(im.found.begin(), im.found.end(), [&](const NewMessage* m) {
+                      return shared[im.to][m->uid.value] > 1;
+                    });
+  }
+  return open;
+}
+
+/// The bodies to hash for the ambiguous intents: their sources and their candidates.
+PerSide<std::vector<Uid>> hash_requests(const std::vector<IntentMatch>& open) {
+  PerSide<std::vector<Uid>> want;
+  for (const auto& im : open) {
+    if (!im.needs_hash) continue;
+    if (im.intent->identity.sha256.empty()) want[im.intent->source_side].push_back(im.intent->source_uid);
+    for (const NewMessage* m : im.found) {
+      if (m->identity.sha256.empty()) want[im.to].push_back(m->uid);
+    }
+  }
+  for (Side s : kBothSides) {
+    std::sort(want[s].begin(), want[s].end());
+    want[s].erase(std::unique(want[s].begin(), want[s].end()), want[s].end());
+  }
+  return want;
+}
+
+/// The candidate an intent adopts (nullptr: none, the intent is just dropped), or the
+/// mailbox-scope error when it stays ambiguous.
+Result<const NewMessage*> pick_candidate(const IntentMatch& im, const PerSide<Delta>& delta,
+                                         const StoredMailbox& stored, const BodyHashes& known,
+                                         const PerSide<std::set<std::uint32_t>>& claimed) {
+  const state::AppendIntent& in = *im.intent;
+  constexpr const NewMessage* kNone = nullptr;
+  if (!im.needs_hash) return im.found.empty() ? kNone : im.found.front();
+  auto hash_of = [&known](Side s, Uid uid, const std::string& stored_hash) -> std::string {
+    if (!stored_hash.empty()) return stored_hash;
+    auto it = known[s].find(uid.value);
+    return it == known[s].end() ? std::string() : it->second;
+  };
+  const std::string src = hash_of(in.source_side, in.source_uid, in.identity.sha256);
+  if (src.empty()) {
+    if (!source_alive(delta, stored, in.source_side, in.source_uid)) return kNone;
+    return ambiguous_intent(im.found.size(), im.to);
+  }
+  bool unhashed = false;
+  for (const NewMessage* m : im.found) {  // in UID order: the lowest with the hash wins
+    if (claimed[im.to].count(m->uid.value)) continue;
+    const std::string h = hash_of(im.to, m->uid, m->identity.sha256);
+    if (h == src) return m;
+    unhashed = unhashed || h.empty();
+  }
+  if (unhashed) return ambiguous_intent(im.found.size(), im.to);
+  return kNone;
+}
+
+}  // namespace
+
 Status resolve_intents(state::StateStore& store, state::MailboxPairId id,
-                       const PerSide<Delta>& delta, const StoredMailbox& stored) {
+                       const PerSide<Delta>& delta, const StoredMailbox& stored,
+                       const HashFetch& hashes) {
   auto intents = store.intents(id);
   if (!intents) return intents.error();
   if (intents->empty()) return {};
@@ -77,40 +193,31 @@ Status resolve_intents(state::StateStore& store, state::MailboxPairId id,
       if (p.uid[s].valid()) claimed[s].insert(p.uid[s].value);
     }
   }
-  std::vector<state::MessagePair> adopt;
   std::vector<std::int64_t> drop;
-  for (const auto& in : *intents) {
-    Side to = other(in.source_side);
-    const Delta& d = delta[to];
-    if (d.snapshot.uidvalidity != in.target_uidvalidity) {
-      drop.push_back(in.id);  // target renumbered: content re-pairing takes over
-      continue;
-    }
-    MessageIdentity want = from_state(in.identity);
-    std::vector<const NewMessage*> found;
-    for (const auto& m : d.added) {
-      if (m.uid.value < in.target_uidnext.value || claimed[to].count(m.uid.value)) continue;
-      if (same_content(m.identity, want)) found.push_back(&m);
-    }
-    if (found.size() > 1) {
-      return fail(Errc::Conflict, Scope::Mailbox,
-                  "an interrupted copy left " + std::to_string(found.size()) +
-                      " candidate messages on the " + std::string(to_string(to)) +
-                      " side and twinbox cannot tell which one it appended; remove the "
-                      "duplicates there (or run 'twinbox repair'), then sync again");
-    }
-    if (found.empty()) {
-      drop.push_back(in.id);
-      continue;
-    }
+  const std::vector<IntentMatch> open = match_intents(*intents, delta, claimed, drop);
+  // Look-alikes: every source and candidate of an ambiguous intent hashed in one call.
+  BodyHashes known;
+  const PerSide<std::vector<Uid>> want = hash_requests(open);
+  if ((!want[Side::Local].empty() || !want[Side::Remote].empty()) && hashes) {
+    auto h = hashes(want);
+    if (!h) return h.error();
+    known = std::move(*h);
+  }
+  std::vector<state::MessagePair> adopt;
+  for (const auto& im : open) {
+    drop.push_back(im.intent->id);
+    auto pick = pick_candidate(im, delta, stored, known, claimed);
+    if (!pick) return pick.error();
+    if (*pick == nullptr) continue;  // the APPEND never happened: planned again
+    const state::AppendIntent& in = *im.intent;
     state::MessagePair p;
     p.uid[in.source_side] = in.source_uid;
-    p.uid[to] = found.front()->uid;
+    p.uid[im.to] = (*pick)->uid;
     p.base_flags = in.flags;
     p.identity = in.identity;
-    claimed[to].insert(found.front()->uid.value);
+    p.identity.email_id[im.to] = (*pick)->identity.email_id[im.to];
+    claimed[im.to].insert((*pick)->uid.value);
     adopt.push_back(std::move(p));
-    drop.push_back(in.id);
   }
   auto txn = store.begin();
   if (!txn) return txn.error();
@@ -121,6 +228,49 @@ Status resolve_intents(state::StateStore& store, state::MailboxPairId id,
     if (auto st = store.drop_intent(i); !st) return st;
   }
   return txn->commit();
+}
+
+Status learn_email_ids(state::StateStore& store, state::MailboxPairId id,
+                       const PerSide<Delta>& delta, const StoredMailbox& stored) {
+  for (Side s : kBothSides) {
+    if (delta[s].uidvalidity_changed) continue;
+    std::map<std::uint32_t, const std::string*> known;
+    for (const auto& p : stored.pairs) {
+      if (p.uid[s].valid()) known[p.uid[s].value] = &p.identity.email_id[s];
+    }
+    std::vector<std::pair<Uid, std::string>> learnt;
+    for (const auto& m : delta[s].added) {
+      const std::string& e = m.identity.email_id[s];
+      auto it = known.find(m.uid.value);
+      if (e.empty() || it == known.end() || *it->second == e) continue;
+      learnt.emplace_back(m.uid, e);
+    }
+    if (learnt.empty()) continue;
+    if (auto st = store.set_email_ids(id, s, learnt); !st) return st;
+  }
+  return {};
+}
+
+Status connect_endpoints(const PerSide<client::EndpointOptions>& endpoints,
+                         PerSide<std::unique_ptr<client::Session>>& sessions) {
+  using SessionResult = Result<std::unique_ptr<client::Session>>;
+  PerSide<SessionResult> res{{SessionResult(Error()), SessionResult(Error())}};
+  std::thread remote;
+  if (!sessions[Side::Remote]) {
+    remote = std::thread([&] { res[Side::Remote] = client::connect(endpoints[Side::Remote]); });
+  }
+  if (!sessions[Side::Local]) res[Side::Local] = client::connect(endpoints[Side::Local]);
+  if (remote.joinable()) remote.join();
+  for (Side s : kBothSides) {
+    if (sessions[s]) continue;
+    if (!res[s]) {
+      const auto& ep = endpoints[s];
+      std::string where = ep.transport == client::Transport::Tunnel ? "tunnel" : ep.host;
+      return res[s].error().with_context(std::string(to_string(s)) + " (" + where + ")");
+    }
+    sessions[s] = std::move(*res[s]);
+  }
+  return {};
 }
 
 Namespace namespace_of(const std::vector<client::ListEntry>& list,

@@ -1,6 +1,8 @@
 #pragma once
 // Private to the sync layer: the pure and state-only steps of one sync run (engine.cpp).
 
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -12,6 +14,8 @@
 #include <twinbox/sync/delta.hpp>
 #include <twinbox/sync/mailboxes.hpp>
 #include <twinbox/sync/reconcile.hpp>
+
+#include "body_hashes.hpp"
 
 namespace twinbox::sync {
 
@@ -25,12 +29,37 @@ MailboxEntry to_entry(const client::ListEntry& e);
 /// True when neither side moved since the stored state (PROTOCOL.md §1.5 skip rule). A side
 /// without HIGHESTMODSEQ can have changed flags unseen: never skipped.
 bool unchanged(const state::MailboxPair& stored, const PerSide<std::optional<MailboxEntry>>& e);
+/// Fetches body hashes of the given UIDs of one mailbox, per side (body_hashes.hpp).
+using HashFetch = std::function<Result<BodyHashes>(const PerSide<std::vector<Uid>>&)>;
+
 /// Matches pending append intents of a mailbox against the new messages of their target side
-/// (PROTOCOL.md §4.7): exactly one unclaimed content match above the pre-append UIDNEXT ->
-/// the pair is recorded; none -> the APPEND never happened, the intent is dropped (the copy is
-/// planned again); several -> ambiguous, the mailbox stops (never a second copy).
+/// (PROTOCOL.md §4.7). Candidates of an intent: unclaimed new messages on the target at or
+/// above its pre-append UIDNEXT with the same content key. An intent with exactly one
+/// candidate that no other intent shares -> the pair is recorded; none -> the APPEND never
+/// happened, the intent is dropped (the copy is planned again).
+/// Look-alikes (issue 5): an intent with several candidates, or sharing one with another
+/// intent (several look-alikes were being copied), is decided by body hashes, all fetched with
+/// one call of `hashes`: the source's hash against the candidates'; the lowest-UID unclaimed
+/// candidate with the source's hash is adopted; none with it and none unhashed -> dropped. A
+/// source that is gone (not new on its side any more) cannot be hashed: its intent is dropped
+/// (its appended copy, if any, is then new mail and is copied back: nothing lost). Still
+/// ambiguous (the source or a candidate could not be hashed) -> the mailbox stops, never a
+/// second copy. Without `hashes`, such intents stop the mailbox.
 Status resolve_intents(state::StateStore& store, state::MailboxPairId id,
+                       const PerSide<Delta>& delta, const StoredMailbox& stored,
+                       const HashFetch& hashes = {});
+
+/// Records the server ids (identity.email_id) that a side reported for messages it already
+/// pairs (the targets of copies and moves, read again by the confirming pass; reader.hpp) when
+/// the stored pair has none or another one. A vanished message's id is only known from here.
+Status learn_email_ids(state::StateStore& store, state::MailboxPairId id,
                        const PerSide<Delta>& delta, const StoredMailbox& stored);
+
+/// Connects the sides whose session is still null, both at once (connect() blocks on DNS,
+/// TCP, TLS and login), for a sync run and for the admin operations. Errors name the side and
+/// its host ("tunnel" for a tunnel); sessions already connected are kept.
+Status connect_endpoints(const PerSide<client::EndpointOptions>& endpoints,
+                         PerSide<std::unique_ptr<client::Session>>& sessions);
 
 /// The personal namespace of a side: the first personal NAMESPACE entry when the server
 /// answered one, else no prefix and the delimiter of the LIST answer ('/' when none).

@@ -12,7 +12,7 @@
 namespace twinbox::sync::detail {
 
 inline state::ContentIdentity to_state(const MessageIdentity& id) {
-  return {id.message_id, id.size, id.internaldate, id.sha256};
+  return {id.message_id, id.size, id.internaldate, id.sha256, id.email_id};
 }
 
 inline imap::FlagSet to_flagset(const Flags& f) {

@@ -57,8 +57,13 @@ std::string message_id_from_header(std::string_view header) {
   return {};
 }
 
-NewMessage new_message_from_fetch(const imap::FetchData& f) {
+NewMessage new_message_from_fetch(const imap::FetchData& f, Side side) {
   NewMessage m;
+  if (f.email_id && !f.email_id->empty()) {
+    m.identity.email_id[side] = *f.email_id;
+  } else if (f.gm_msgid) {
+    m.identity.email_id[side] = "X-GM-MSGID:" + std::to_string(*f.gm_msgid);
+  }
   m.uid = f.uid.value_or(Uid());
   m.flags = normalize_flags(f.flags.items());
   m.identity.size = f.rfc822_size.value_or(0);
@@ -73,19 +78,33 @@ NewMessage new_message_from_fetch(const imap::FetchData& f) {
   return m;
 }
 
-client::FetchItems identity_items(bool with_modseq) {
+MessageIdItem message_id_item(const client::Session& session) {
+  if (session.has("OBJECTID")) return MessageIdItem::EmailId;
+  if (session.has("X-GM-EXT-1")) return MessageIdItem::GmMsgId;
+  return MessageIdItem::None;
+}
+
+void add_message_id_item(client::FetchItems& items, MessageIdItem id) {
+  if (id == MessageIdItem::EmailId) items.email_id = true;
+  if (id == MessageIdItem::GmMsgId) items.extra.emplace_back("X-GM-MSGID");
+}
+
+client::FetchItems identity_items(bool with_modseq, MessageIdItem id) {
   client::FetchItems items;
   items.flags = true;
   items.internal_date = true;
   items.size = true;
   items.modseq = with_modseq;
   items.extra.emplace_back("BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]");
+  add_message_id_item(items, id);
   return items;
 }
 
-DeltaReader::DeltaReader(client::Session& session, std::string mailbox, state::SideState stored,
-                         std::vector<Uid> stored_uids)
+DeltaReader::DeltaReader(client::Session& session, Side side, std::string mailbox,
+                         state::SideState stored, std::vector<Uid> stored_uids)
     : session_(session),
+      side_(side),
+      id_item_(message_id_item(session)),
       mailbox_(std::move(mailbox)),
       stored_(std::move(stored)),
       stored_uids_(std::move(stored_uids)) {
@@ -138,10 +157,11 @@ Status DeltaReader::fetch_new(Uid from, Uid to_exclusive) {
   }
   set.remove(paired);
   const bool modseq = path_ != ReadPath::Plain;
-  if (!set.empty()) fetches_.push_back(session_.uid_fetch(set, identity_items(modseq)));
+  if (!set.empty()) fetches_.push_back(session_.uid_fetch(set, identity_items(modseq, id_item_)));
   if (!paired.empty()) {
     client::FetchItems items;
     items.modseq = modseq;
+    add_message_id_item(items, id_item_);
     fetches_.push_back(session_.uid_fetch(paired, items));
   }
   return {};
@@ -280,7 +300,7 @@ Result<Delta> DeltaReader::finish() {
     if (!r) return r.error().with_context("UID FETCH (new messages) in " + mailbox_);
     for (const auto& m : r->messages) {
       if (!m.uid || m.uid->value >= info_.uidnext.value) continue;
-      d.added.push_back(new_message_from_fetch(m));
+      d.added.push_back(new_message_from_fetch(m, side_));
       if (m.modseq && *m.modseq > max_seen) max_seen = *m.modseq;
     }
   }

@@ -2,6 +2,8 @@
 
 #include <twinbox/sync/reconcile.hpp>
 
+#include "content_match.hpp"
+
 #include <algorithm>
 #include <map>
 #include <string>
@@ -16,10 +18,7 @@ namespace {
 
 using UidSet = std::unordered_set<std::uint32_t>;
 
-/// Drops \Deleted when the policy says not to sync it (rule 9).
-Flags clean(const Policy& policy, const Flags& f) {
-  return policy.sync_deleted_flag ? f : flags_without(f, "\\Deleted");
-}
+using detail::clean;
 
 using Pairs = std::vector<std::pair<std::size_t, std::size_t>>;
 
@@ -104,12 +103,10 @@ std::vector<std::pair<std::size_t, std::size_t>> match_by_content(
   return out;
 }
 
-/// Rule 10's matcher, stricter than match_by_content(): per content key (Message-ID + size +
-/// INTERNALDATE), a group pairs when it holds exactly one member on each side (and their hashes,
-/// when both known, agree), or when every member on both sides has a hash: then members pair by
-/// hash, each hash appearing once on each side. Anything else (duplicates without hashes) stays
-/// unpaired: the caller falls back to expunge + copy, which is slower but never mis-pairs.
-std::vector<std::pair<std::size_t, std::size_t>> match_exactly(
+}  // namespace
+
+// Rule 10's matcher (content_match.hpp).
+std::vector<std::pair<std::size_t, std::size_t>> detail::match_exactly(
     const std::vector<const MessageIdentity*>& a, const std::vector<const MessageIdentity*>& b) {
   using Key = std::tuple<std::string_view, std::uint64_t, std::int64_t>;
   std::map<Key, PerSide<std::vector<std::size_t>>> groups;
@@ -136,9 +133,10 @@ std::vector<std::pair<std::size_t, std::size_t>> match_exactly(
   return out;
 }
 
-FlagDelta flag_delta(const Flags& current, const Flags& target) {
-  return FlagDelta{flags_difference(target, current), flags_difference(current, target)};
-}
+namespace {
+
+using detail::flag_delta;
+using detail::match_exactly;
 
 class Reconciler {
  public:
@@ -254,7 +252,9 @@ class Reconciler {
     cur[t] = current(p, t);
     cur[s] = clean(in_.policy, m.flags);
     const Flags result = flags_union(cur[t], cur[s]);
-    plan_.actions.emplace_back(RecordPair{uid, result, p.identity});
+    MessageIdentity id = p.identity;
+    id.email_id[s] = m.identity.email_id[s];  // the id of the message now paired on s
+    plan_.actions.emplace_back(RecordPair{uid, result, std::move(id)});
     for (Side x : kBothSides) store(x, uid[x], cur[x], result);
   }
 
@@ -313,8 +313,11 @@ class Reconciler {
     for (std::size_t i = 0; i < halves.size(); ++i) {
       if (half_done[i]) continue;
       const StoredPair& p = *halves[i];
-      // Never delete on T because S lost its UIDs: bring T's message back to S.
-      plan_.actions.emplace_back(Copy{t, p.uid[t], current(p, t), p.identity});
+      // Never delete on T because S lost its UIDs: bring T's message back to S. The id S had
+      // for the old message names nothing now; the copy's id is learnt when it is read again.
+      MessageIdentity id = p.identity;
+      id.email_id[s].clear();
+      plan_.actions.emplace_back(Copy{t, p.uid[t], current(p, t), std::move(id)});
     }
     drop_fresh(s, fresh_used);
   }
@@ -339,7 +342,9 @@ class Reconciler {
       }
       // No base: nothing can have been removed, so the union is the merge.
       const Flags result = flags_union(cur[Side::Local], cur[Side::Remote]);
-      plan_.actions.emplace_back(RecordPair{uid, result, m[Side::Local]->identity});
+      MessageIdentity id = m[Side::Local]->identity;
+      id.email_id[Side::Remote] = m[Side::Remote]->identity.email_id[Side::Remote];
+      plan_.actions.emplace_back(RecordPair{uid, result, std::move(id)});
       for (Side s : kBothSides) store(s, uid[s], cur[s], result);
     }
     for (Side s : kBothSides) {
@@ -389,140 +394,5 @@ class Reconciler {
 }  // namespace
 
 Plan reconcile(const ReconcileInput& in) { return Reconciler(in).run(); }
-
-// ---- cross-mailbox moves ----
-
-namespace {
-
-struct Gone {
-  std::size_t box;
-  std::size_t pair;
-};
-struct Fresh {
-  std::size_t box;
-  std::size_t added;
-};
-
-bool takes_part(const MailboxInput& b) {
-  return !b.input.delta[Side::Local].uidvalidity_changed &&
-         !b.input.delta[Side::Remote].uidvalidity_changed;
-}
-
-}  // namespace
-
-std::vector<Move> match_moves(std::vector<MailboxInput>& boxes) {
-  std::vector<Move> moves;
-  // Removals, applied after both sides were matched so indices stay valid.
-  std::vector<std::unordered_set<std::size_t>> drop_pairs(boxes.size());
-  std::vector<PerSide<std::unordered_set<std::size_t>>> drop_added(boxes.size());
-  std::vector<PerSide<UidSet>> drop_vanished(boxes.size());
-
-  for (Side s : kBothSides) {
-    const Side t = other(s);
-    std::vector<Gone> gone;
-    std::vector<Fresh> fresh;
-    for (std::size_t b = 0; b < boxes.size(); ++b) {
-      const ReconcileInput& in = boxes[b].input;
-      if (!takes_part(boxes[b])) continue;
-      PerSide<UidSet> vanished;
-      PerSide<UidSet> paired;
-      for (Side x : kBothSides) {
-        for (Uid u : in.delta[x].vanished) vanished[x].insert(u.value);
-      }
-      for (std::size_t i = 0; i < in.stored.pairs.size(); ++i) {
-        const StoredPair& p = in.stored.pairs[i];
-        for (Side x : kBothSides) paired[x].insert(p.uid[x].value);
-        if (p.uid[s].valid() && p.uid[t].valid() && vanished[s].count(p.uid[s].value) != 0 &&
-            vanished[t].count(p.uid[t].value) == 0) {
-          gone.push_back({b, i});
-        }
-      }
-      for (std::size_t i = 0; i < in.delta[s].added.size(); ++i) {
-        const NewMessage& m = in.delta[s].added[i];
-        if (!m.uid.valid() || paired[s].count(m.uid.value) != 0) continue;
-        // Left to rule 5 when the other side has the same content new in this mailbox.
-        const auto& other_new = in.delta[t].added;
-        if (std::any_of(other_new.begin(), other_new.end(), [&](const NewMessage& n) {
-              return same_content(n.identity, m.identity);
-            })) {
-          continue;
-        }
-        fresh.push_back({b, i});
-      }
-    }
-    std::vector<const MessageIdentity*> gi;
-    std::vector<const MessageIdentity*> fi;
-    for (const Gone& g : gone) gi.push_back(&boxes[g.box].input.stored.pairs[g.pair].identity);
-    for (const Fresh& f : fresh) fi.push_back(&boxes[f.box].input.delta[s].added[f.added].identity);
-    for (auto [a, b] : match_by_content(gi, fi)) {
-      // The ambiguity rule demands exactly one of each per key: a group of equal size > 1
-      // could pair the wrong mailboxes.
-      const MessageIdentity& key = *gi[a];
-      auto count_key = [&key](const std::vector<const MessageIdentity*>& v) {
-        return std::count_if(v.begin(), v.end(), [&key](const MessageIdentity* x) {
-          return !content_key_less(*x, key) && !content_key_less(key, *x);
-        });
-      };
-      if (count_key(gi) != 1 || count_key(fi) != 1) continue;
-      const Gone& g = gone[a];
-      const Fresh& f = fresh[b];
-      if (g.box == f.box) continue;  // same mailbox: an expunge + re-append, not a move
-      const ReconcileInput& from = boxes[g.box].input;
-      const StoredPair& p = from.stored.pairs[g.pair];
-      const NewMessage& m = boxes[f.box].input.delta[s].added[f.added];
-      const Policy& pol = from.policy;
-
-      const Flags base = clean(pol, p.base);
-      PerSide<Flags> cur;
-      cur[s] = clean(pol, m.flags);
-      cur[t] = base;
-      for (const FlagChange& c : from.delta[t].changed) {
-        if (c.uid == p.uid[t]) cur[t] = clean(pol, c.flags);
-      }
-      Move mv;
-      mv.side = t;
-      mv.from = boxes[g.box].mailbox;
-      mv.to = boxes[f.box].mailbox;
-      mv.from_pair = p.uid;
-      mv.twin = m.uid;
-      mv.base = merge_flags(base, cur[s], cur[t]);
-      for (Side x : kBothSides) mv.store[x] = flag_delta(cur[x], mv.base);
-      mv.identity = p.identity;
-      moves.push_back(std::move(mv));
-
-      drop_pairs[g.box].insert(g.pair);
-      drop_vanished[g.box][s].insert(p.uid[s].value);
-      drop_added[f.box][s].insert(f.added);
-    }
-  }
-
-  for (std::size_t b = 0; b < boxes.size(); ++b) {
-    ReconcileInput& in = boxes[b].input;
-    if (!drop_pairs[b].empty()) {
-      std::vector<StoredPair> kept;
-      for (std::size_t i = 0; i < in.stored.pairs.size(); ++i) {
-        if (drop_pairs[b].count(i) == 0) kept.push_back(std::move(in.stored.pairs[i]));
-      }
-      in.stored.pairs = std::move(kept);
-    }
-    for (Side s : kBothSides) {
-      auto& v = in.delta[s].vanished;
-      v.erase(std::remove_if(v.begin(), v.end(),
-                             [&](Uid u) { return drop_vanished[b][s].count(u.value) != 0; }),
-              v.end());
-      if (drop_added[b][s].empty()) continue;
-      std::vector<NewMessage> kept;
-      for (std::size_t i = 0; i < in.delta[s].added.size(); ++i) {
-        if (drop_added[b][s].count(i) == 0) kept.push_back(std::move(in.delta[s].added[i]));
-      }
-      in.delta[s].added = std::move(kept);
-    }
-  }
-  std::sort(moves.begin(), moves.end(), [](const Move& a, const Move& b) {
-    return std::tuple(a.side, a.from, a.from_pair[a.side]) <
-           std::tuple(b.side, b.from, b.from_pair[b.side]);
-  });
-  return moves;
-}
 
 }  // namespace twinbox::sync

@@ -45,10 +45,19 @@
 ///     restart, candidates are the target's UIDs at or above target_uidnext
 ///   flags TEXT, message_id TEXT, size INTEGER, internaldate INTEGER, sha256 TEXT
 ///   index on (mailbox_id)
+///
+/// Version 2 (issue 5, moves recognised by the servers' own message ids):
+///
+/// `message_pairs` gains local_emailid, remote_emailid TEXT NOT NULL DEFAULT '' — the
+///   message's EMAILID (RFC 8474) or "X-GM-MSGID:<n>" on that side, "" = unknown (pairs
+///   recorded by version 1, servers without OBJECTID / X-GM-EXT-1). Stored because a message
+///   that vanished can no longer be asked for its id, and that id is what pairs it with the
+///   message that appeared in another mailbox. Each side's id is only ever compared with ids
+///   of the same side. Append intents do not store them (their target has no id yet).
 
 namespace twinbox::state {
 
 /// The schema version this code writes and understands.
-inline constexpr int kSchemaVersion = 1;
+inline constexpr int kSchemaVersion = 2;
 
 }  // namespace twinbox::state

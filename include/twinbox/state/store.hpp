@@ -34,6 +34,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <twinbox/base/ids.hpp>
@@ -72,6 +73,9 @@ struct ContentIdentity {
   std::uint64_t size = 0;         ///< RFC822.SIZE (stored as int64; sizes above 2^63 clamp)
   std::int64_t internaldate = 0;  ///< Unix seconds
   std::string sha256;             ///< hex, "" if unknown
+  /// Per-server message id on each side ("" = unknown; schema.hpp version 2). Stored for
+  /// message pairs only: append intents keep none.
+  PerSide<std::string> email_id;
 
   bool operator==(const ContentIdentity&) const = default;
 };
@@ -158,6 +162,10 @@ class StateStore {
   /// Inserts pairs; each replaces any stored pair of the mailbox sharing its local or its
   /// remote UID (so re-pairing a half pair, or recording a Copy over one, is one call).
   Status upsert_pairs(MailboxPairId id, std::span<const MessagePair> pairs);
+  /// Sets the email_id[side] of the pairs whose uid[side] is the given UID (absent UIDs are
+  /// fine): ids learnt after the pair was recorded (the target of a copy or a move).
+  Status set_email_ids(MailboxPairId id, Side side,
+                       std::span<const std::pair<Uid, std::string>> ids);
   /// Deletes the pairs whose uid[side] is in `uids` (absent UIDs are fine).
   Status remove_pairs(MailboxPairId id, Side side, std::span<const Uid> uids);
   Status set_base_flags(MailboxPairId id, std::span<const BaseFlagsUpdate> updates);

@@ -59,6 +59,12 @@ struct MessageIdentity {
   std::uint64_t size = 0;         ///< RFC822.SIZE
   std::int64_t internaldate = 0;  ///< INTERNALDATE as seconds since the Unix epoch (UTC)
   std::string sha256;             ///< hex SHA-256 of the bytes when known, else ""
+  /// The server's own id of the message on each side, "" when unknown: EMAILID (RFC 8474
+  /// OBJECTID) where offered, else "X-GM-MSGID:<decimal>" on Gmail (X-GM-EXT-1). Per server:
+  /// email_id[L] and email_id[R] are never compared with each other, and no part of
+  /// same_content(). A NewMessage carries the id of its own side only; a stored pair the ids
+  /// learnt so far (issue 5: moves on one side are recognised by it first, match_moves()).
+  PerSide<std::string> email_id;
 
   bool operator==(const MessageIdentity&) const = default;
 };

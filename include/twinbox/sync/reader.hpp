@@ -72,18 +72,34 @@ ReadPath best_path(const client::Session& session);
 /// trimmed); "" when absent.
 std::string message_id_from_header(std::string_view header);
 
-/// Builds a NewMessage from a FETCH with UID FLAGS INTERNALDATE RFC822.SIZE and the
-/// Message-ID header section.
-NewMessage new_message_from_fetch(const imap::FetchData& f);
+/// Builds a NewMessage read on `side` from a FETCH with UID FLAGS INTERNALDATE RFC822.SIZE,
+/// the Message-ID header section and, where fetched, EMAILID or X-GM-MSGID (into
+/// identity.email_id[side]; X-GM-MSGID as "X-GM-MSGID:<decimal>", which no EMAILID can equal:
+/// ':' is not an objectid character, RFC 8474 §4).
+NewMessage new_message_from_fetch(const imap::FetchData& f, Side side = Side::Local);
+
+/// The server's own message id a session offers (issue 5): EMAILID with OBJECTID (RFC 8474),
+/// else X-GM-MSGID with X-GM-EXT-1 (Gmail), else none.
+enum class MessageIdItem { None, EmailId, GmMsgId };
+MessageIdItem message_id_item(const client::Session& session);
+/// Adds the FETCH item for `id` to `items` (nothing for None).
+void add_message_id_item(client::FetchItems& items, MessageIdItem id);
 
 /// FETCH items that identify a message (for new messages and content matching); MODSEQ only
-/// when `with_modseq` (never in a NOMODSEQ mailbox).
-client::FetchItems identity_items(bool with_modseq);
+/// when `with_modseq` (never in a NOMODSEQ mailbox). The server's message id (EMAILID or
+/// X-GM-MSGID) is fetched with them where offered: it recognises moves without Message-ID and
+/// among look-alikes, and must be stored while the message exists (after it vanished it
+/// cannot be asked for).
+client::FetchItems identity_items(bool with_modseq, MessageIdItem id = MessageIdItem::None);
 
 class DeltaReader {
  public:
-  /// `stored_uids`: the UIDs of this side in the stored pairs (void ones excluded).
-  DeltaReader(client::Session& session, std::string mailbox, state::SideState stored,
+  /// `stored_uids`: the UIDs of this side in the stored pairs (void ones excluded). `side`:
+  /// which side `session` is (the slot of identity.email_id the reader fills).
+  /// New messages are read with identity_items(); stored pairs' UIDs above the stored UIDNEXT
+  /// (this run's own copies and moves, read again by the confirming pass) with FLAGS and the
+  /// message id only, so the engine learns the ids of the messages it created.
+  DeltaReader(client::Session& session, Side side, std::string mailbox, state::SideState stored,
               std::vector<Uid> stored_uids);
 
   /// Queues SELECT.
@@ -106,6 +122,8 @@ class DeltaReader {
   Status find_vanished(Delta& d, Uid base, const std::vector<Uid>& present_old);
 
   client::Session& session_;
+  Side side_;
+  MessageIdItem id_item_;
   std::string mailbox_;
   state::SideState stored_;
   std::vector<Uid> stored_uids_;

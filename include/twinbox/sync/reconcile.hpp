@@ -127,11 +127,24 @@ struct MailboxInput {
 /// mutated inputs afterwards gives the rest of the work, without expunge or copy for the moved
 /// messages.
 ///
-/// Matching uses the content key and the same ambiguity rule as pairing (reconcile.hpp rule 5):
-/// per content key and side, the vanished pairs and the new messages in *other* mailboxes must
-/// both be exactly one; anything else is left to copy + expunge. A new message whose content
-/// also matches a half pair or a new message on T in its own mailbox is left alone.
-/// Mailboxes whose delta on either side has uidvalidity_changed take no part.
+/// Identity (issue 5), per side S, in this order (src/sync/moves.cpp):
+///  1. The server's own id, identity.email_id[S] (EMAILID, RFC 8474, or X-GM-MSGID): a vanished
+///     pair whose stored id equals a new message's id in another mailbox is that message. Ids
+///     are per server, never compared across sides; equal ids mean the same message, so no
+///     Message-ID, size or date is needed (a message without Message-ID is recognised too).
+///  2. For what is left, the content key with rule 10's strict ambiguity rule: per content key
+///     exactly one vanished pair and one new message (counting every candidate of every
+///     mailbox), or, for look-alikes (same Message-ID, size and INTERNALDATE, different
+///     bodies), pairing by body hashes known on every member, each hash once per part. The
+///     engine hashes such groups before matching (body_hashes.hpp, move_hash_uids()). A
+///     vanished pair and a new message that both carry ids of S, different ones, are different
+///     objects to that server (a client that moves by APPEND + EXPUNGE, or another look-alike):
+///     they are matched only when both bodies were hashed and agree.
+///  Anything else is left to copy + expunge (a duplicate at worst, never a loss). A new message
+///  whose content also matches a new message on T in its own mailbox is left to rule 5. A match
+///  within one mailbox is left to rule 10. Mailboxes whose delta on either side has
+///  uidvalidity_changed take no part.
+/// The Move's identity carries the pair's stored identity with email_id[S] of the new message.
 /// Returns the moves sorted by (side, from, uid).
 [[nodiscard]] std::vector<Move> match_moves(std::vector<MailboxInput>& mailboxes);
 

@@ -361,7 +361,7 @@ TEST_CASE("append intents: record, list in order, drop") {
                  .target_uidnext = Uid(100),
                  .flags = "\\Seen",
                  .identity = {.message_id = "<a@x>", .size = 1234, .internaldate = -5,
-                              .sha256 = "ab"}};
+                              .sha256 = "ab", .email_id = {}}};
   AppendIntent b = a;
   b.source_uid = Uid(8);
   auto ia = s.record_intent(a);

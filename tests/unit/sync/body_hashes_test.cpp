@@ -21,7 +21,7 @@ std::string sha(std::string_view s, std::size_t piece = 1000) {
 }
 
 MessageIdentity alike(std::string hash = "") {
-  return MessageIdentity{"<twin@x>", 100, 1700000000, std::move(hash)};
+  return MessageIdentity{"<twin@x>", 100, 1700000000, std::move(hash), {}};
 }
 
 NewMessage fresh(std::uint32_t uid, std::string hash = "") {

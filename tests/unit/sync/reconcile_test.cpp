@@ -98,12 +98,12 @@ struct Row {
 };
 
 MessageIdentity base_identity(bool no_mid) {
-  return {no_mid ? "" : "<base@example.org>", 1000, 1700000000, ""};
+  return {no_mid ? "" : "<base@example.org>", 1000, 1700000000, "", {}};
 }
 MessageIdentity new_identity(Side s, const Row& row) {
   std::string mid = row.no_mid ? "" : "<new@example.org>";
   if (row.distinct && s == Side::Remote) mid = "<other@example.org>";
-  return {mid, 2000, 1700000100, ""};
+  return {mid, 2000, 1700000100, "", {}};
 }
 
 /// Side operations: "=" nothing, "none" no message, "x" expunge, "+F-S" flag edits,
@@ -245,7 +245,7 @@ TEST_CASE("reconcile: several messages at once, converging in one pass") {
   Box& b = w.boxes[1];
   for (Side s : kBothSides) w.caps[s].uidplus = true;
   for (std::uint32_t i = 1; i <= 6; ++i) {
-    MessageIdentity id{"<m" + std::to_string(i) + "@x>", 100 + i, 1000 + i, ""};
+    MessageIdentity id{"<m" + std::to_string(i) + "@x>", 100 + i, 1000 + i, "", {}};
     for (Side s : kBothSides) b.side[s].append({letters("S"), id});
     b.pairs.push_back({PerSide<Uid>{{Uid(i), Uid(i)}}, letters("S"), id});
   }
@@ -254,8 +254,8 @@ TEST_CASE("reconcile: several messages at once, converging in one pass") {
   b.side[Side::Remote].msgs.erase(3);
   b.side[Side::Local].msgs.at(4).flags = letters("FS");
   b.side[Side::Remote].msgs.at(5).flags = letters("");
-  b.side[Side::Local].append({letters("A"), {"<n1@x>", 5, 5, ""}});
-  b.side[Side::Remote].append({letters(""), {"<n2@x>", 6, 6, ""}});
+  b.side[Side::Local].append({letters("A"), {"<n1@x>", 5, 5, "", {}}});
+  b.side[Side::Remote].append({letters(""), {"<n2@x>", 6, 6, "", {}}});
 
   auto plans = sync_pass(w);
   REQUIRE(plans.count(1) == 1);
@@ -272,7 +272,7 @@ TEST_CASE("reconcile: a whole mailbox renumbered is re-paired, expunges nothing,
   for (Side s : kBothSides) w.caps[s].uidplus = true;
   constexpr std::uint32_t kCount = 12;  // above the deletion guard's minimum
   for (std::uint32_t i = 1; i <= kCount; ++i) {
-    MessageIdentity id{"<r" + std::to_string(i) + "@x>", 100 + i, 1000 + i, ""};
+    MessageIdentity id{"<r" + std::to_string(i) + "@x>", 100 + i, 1000 + i, "", {}};
     for (Side s : kBothSides) b.side[s].append({letters(i % 2 ? "S" : ""), id});
     b.pairs.push_back({PerSide<Uid>{{Uid(i), Uid(i)}}, letters(i % 2 ? "S" : ""), id});
   }
@@ -312,7 +312,7 @@ TEST_CASE("reconcile: renumbered duplicates pair only by hash, else expunge + co
     for (Side s : kBothSides) w.caps[s].uidplus = true;
     const char* hashes[] = {"aa", "bb"};
     for (std::uint32_t i = 1; i <= 2; ++i) {
-      MessageIdentity id{"<dup@x>", 500, 1000, hashed ? hashes[i - 1] : ""};
+      MessageIdentity id{"<dup@x>", 500, 1000, hashed ? hashes[i - 1] : "", {}};
       Flags f = letters(i == 1 ? "S" : "F");
       for (Side s : kBothSides) b.side[s].append({f, id});
       b.pairs.push_back({PerSide<Uid>{{Uid(i), Uid(i)}}, f, id});
@@ -355,7 +355,7 @@ TEST_CASE("reconcile: the deletion guard stops a mass expunge unless allowed") {
     Box& b = w.boxes[1];
     for (Side s : kBothSides) w.caps[s].uidplus = true;
     for (std::uint32_t i = 1; i <= pairs; ++i) {
-      MessageIdentity id{"<m" + std::to_string(i) + "@x>", i, i, ""};
+      MessageIdentity id{"<m" + std::to_string(i) + "@x>", i, i, "", {}};
       for (Side s : kBothSides) b.side[s].append({{}, id});
       b.pairs.push_back({PerSide<Uid>{{Uid(i), Uid(i)}}, {}, id});
     }
@@ -388,7 +388,7 @@ TEST_CASE("reconcile: the deletion guard stops a mass expunge unless allowed") {
 TEST_CASE("reconcile: CONDSTORE sides get UNCHANGEDSINCE from the snapshot") {
   World w;
   Box& b = w.boxes[1];
-  MessageIdentity id{"<m@x>", 1, 1, ""};
+  MessageIdentity id{"<m@x>", 1, 1, "", {}};
   for (Side s : kBothSides) {
     b.side[s].append({letters("S"), id});
     b.side[s].stored_uidnext = 2;
@@ -409,7 +409,7 @@ TEST_CASE("reconcile: CONDSTORE sides get UNCHANGEDSINCE from the snapshot") {
 
 TEST_CASE("reconcile: reports for unknown UIDs are ignored, paired 'new' UIDs are flag reports") {
   ReconcileInput in;
-  MessageIdentity id{"<m@x>", 1, 1, ""};
+  MessageIdentity id{"<m@x>", 1, 1, "", {}};
   in.stored.pairs.push_back({PerSide<Uid>{{Uid(5), Uid(7)}}, letters("S"), id});
   in.delta[Side::Local].vanished = {Uid(99)};
   in.delta[Side::Local].changed = {{Uid(98), letters("F"), ModSeq{}}};
@@ -423,7 +423,7 @@ namespace {
 World two_mailboxes() {
   World w;
   for (Side s : kBothSides) w.caps[s].uidplus = true;
-  MessageIdentity id{"<moved@x>", 42, 4242, ""};
+  MessageIdentity id{"<moved@x>", 42, 4242, "", {}};
   Box& x = w.boxes[10];
   for (Side s : kBothSides) {
     x.side[s].append({letters("S"), id});
