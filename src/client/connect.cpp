@@ -62,7 +62,17 @@ StreamUpgrade deflate_wrap() {
 
 }  // namespace
 
-Result<std::unique_ptr<Session>> connect(const EndpointOptions& o) {
+bool PendingSetup::ready() const {
+  return (!id.valid() || id.ready()) && (!enable.valid() || enable.ready());
+}
+
+Status PendingSetup::result(const Session& session) const {
+  if (enable.valid() && !enable.result()) return enable.result().error();
+  if (id.valid() && !id.result() && session.broken()) return id.result().error();
+  return {};
+}
+
+Result<std::unique_ptr<Session>> connect(const EndpointOptions& o, PendingSetup& pipelined) {
   auto stream = open_transport(o);
   if (!stream) return stream.error();
   SessionOptions so = o.session;
@@ -78,11 +88,12 @@ Result<std::unique_ptr<Session>> connect(const EndpointOptions& o) {
   if (cred.host.empty()) cred.host = o.host;
   if (cred.port == 0) cred.port = o.port;
   if (auto s = session->authenticate(cred, step()); !s) return s.error();
+  pipelined = PendingSetup{};
   if (o.send_id && session->has("ID")) {
-    auto r = session->id({{"name", "twinbox"}, {"version", "0.1"}}, step());
-    if (!r && session->broken()) return r.error();
+    pipelined.id = session->send_id({{"name", "twinbox"}, {"version", "0.1"}});
   }
   if (o.compress && session->has("COMPRESS=DEFLATE")) {
+    // COMPRESS waits for nothing in flight (a barrier): ID is answered first.
     if (auto s = session->compress(deflate_wrap(), step()); !s) return s.error();
   }
   if (!o.enable.empty() && session->has("ENABLE")) {
@@ -90,11 +101,21 @@ Result<std::unique_ptr<Session>> connect(const EndpointOptions& o) {
     for (auto& e : o.enable) {
       if (session->has(e)) want.push_back(e);
     }
-    if (!want.empty()) {
-      auto r = session->enable(want, step());
-      if (!r) return r.error();
-    }
+    if (!want.empty()) pipelined.enable = session->send_enable(want);
   }
+  return session;
+}
+
+Result<std::unique_ptr<Session>> connect(const EndpointOptions& o) {
+  PendingSetup setup;
+  auto session = connect(o, setup);
+  if (!session) return session;
+  if (!setup.ready()) {
+    Status s = (*session)->run_until([&] { return setup.ready(); },
+                                     net::deadline_in(o.command_timeout));
+    if (!s && !setup.ready()) return s.error();
+  }
+  if (auto s = setup.result(**session); !s) return s.error();
   return session;
 }
 

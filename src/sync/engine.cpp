@@ -86,6 +86,11 @@ class Engine {
   PerSide<std::unique_ptr<client::Session>> sessions_;
   client::Loop loop_;
   PerSide<Namespace> ns_;
+  /// ID and ENABLE answers, awaited with the first LIST (one round trip for all three).
+  PerSide<client::PendingSetup> setup_;
+  /// No message pair stored in any mailbox (a first sync): no moves to recognise, so new
+  /// messages bound for an empty side are read without their Message-ID.
+  bool no_pairs_stored_ = false;
   SyncReport report_;
   std::filesystem::path dry_state_dir_;
 };
@@ -105,9 +110,11 @@ Status Engine::connect() {
   // Both endpoints at once: connect() blocks on DNS, TCP, TLS and login.
   std::thread remote;
   if (!kept[Side::Remote]) {
-    remote = std::thread([&] { res[Side::Remote] = client::connect(opt_.endpoints[Side::Remote]); });
+    remote = std::thread([&] {
+      res[Side::Remote] = client::connect(opt_.endpoints[Side::Remote], setup_[Side::Remote]);
+    });
   }
-  if (!kept[Side::Local]) res[Side::Local] = client::connect(opt_.endpoints[Side::Local]);
+  if (!kept[Side::Local]) res[Side::Local] = client::connect(opt_.endpoints[Side::Local], setup_[Side::Local]);
   if (remote.joinable()) remote.join();
   for (Side s : kBothSides) {
     if (!res[s]) {
@@ -166,6 +173,7 @@ Result<MailboxListPlan> Engine::list_mailboxes() {
   }
   auto all_ready = [&] {
     for (Side s : kBothSides) {
+      if (!setup_[s].ready()) return false;
       if (!lists[s].ready() || (nss[s].valid() && !nss[s].ready())) return false;
       if (lsubs[s].valid() && !lsubs[s].ready()) return false;
     }
@@ -173,6 +181,9 @@ Result<MailboxListPlan> Engine::list_mailboxes() {
   };
   if (auto st = wait_loop(all_ready); !st) return st.error();
   for (Side s : kBothSides) {
+    if (auto st = setup_[s].result(*sessions_[s]); !st) {
+      return st.error().with_context(std::string(to_string(s)) + " side");
+    }
     if (!lists[s].result()) {
       return lists[s].result().error().with_context("LIST on the " + std::string(to_string(s)) + " side");
     }
@@ -213,10 +224,12 @@ Result<MailboxListPlan> Engine::list_mailboxes() {
   auto stored = store_->mailboxes();
   if (!stored) return stored.error();
   in.stored = std::move(*stored);
+  no_pairs_stored_ = true;
   for (const auto& m : in.stored) {
     auto n = store_->count_pairs(m.id);
     if (!n) return n.error();
     in.pair_counts.emplace_back(m.id, *n);
+    if (*n > 0) no_pairs_stored_ = false;
   }
   in.policy = opt_.list;
   return plan_mailboxes(in);
@@ -357,6 +370,17 @@ Result<PerSide<Delta>> Engine::read_deltas(const PairToSync& p, const state::Mai
   }
   auto both = [&] { return r[Side::Local]->step_ready() && r[Side::Remote]->step_ready(); };
   if (auto st = wait_loop(both); !st) return st.error();
+  // Everything new on s is copied to an empty other side (EXISTS of the SELECT snapshot):
+  // nothing can pair with it, so the copy completes the identities (INTERNALDATE, Message-ID)
+  // from its own FETCH. Not with intents left by an interrupted run (resolved by content).
+  bool light = false;
+  if (no_pairs_stored_ && pairs.pairs.empty()) {
+    auto intents = store_->intents(p.pair);
+    light = intents && intents->empty();
+  }
+  for (Side s : kBothSides) {
+    if (light && r[other(s)]->exists_at_select() == 0) r[s]->skip_content_identity();
+  }
   for (Side s : kBothSides) {
     if (auto st = r[s]->next(); !st) return st.error().with_context(std::string(to_string(s)) + " side");
   }
