@@ -89,20 +89,28 @@ Result<std::unique_ptr<Session>> connect(const EndpointOptions& o, PendingSetup&
   if (cred.port == 0) cred.port = o.port;
   if (auto s = session->authenticate(cred, step()); !s) return s.error();
   pipelined = PendingSetup{};
+  std::uint64_t queued = 0;  // setup commands possibly not sent yet
+  const std::uint64_t sent = session->commands_sent();
   if (o.send_id && session->has("ID")) {
     pipelined.id = session->send_id({{"name", "twinbox"}, {"version", "0.1"}});
+    ++queued;
   }
   if (o.compress && session->has("COMPRESS=DEFLATE")) {
     // COMPRESS waits for nothing in flight (a barrier): ID is answered first.
     if (auto s = session->compress(deflate_wrap(), step()); !s) return s.error();
+    ++queued;
   }
   if (!o.enable.empty() && session->has("ENABLE")) {
     std::vector<std::string> want;
     for (auto& e : o.enable) {
       if (session->has(e)) want.push_back(e);
     }
-    if (!want.empty()) pipelined.enable = session->send_enable(want);
+    if (!want.empty()) {
+      pipelined.enable = session->send_enable(want);
+      ++queued;
+    }
   }
+  pipelined.commands_after_setup = sent + queued;
   return session;
 }
 

@@ -509,7 +509,10 @@ Result<SyncReport> Engine::run() {
     return c.error();
   }
   PerSide<std::uint64_t> base_commands;
-  for (Side s : kBothSides) base_commands[s] = sessions_[s]->commands_sent();
+  for (Side s : kBothSides) {
+    // ID and ENABLE may still be queued (pipelined with the LIST): not this run's commands.
+    base_commands[s] = std::max(sessions_[s]->commands_sent(), setup_[s].commands_after_setup);
+  }
 
   auto plan = list_mailboxes();
   if (!plan) {
@@ -561,6 +564,11 @@ Result<SyncReport> Engine::run() {
     work.push_back(std::move(w));
   }
   std::vector<MailboxInput> inputs;
+  // Without stored pairs (a first sync) no message can have moved: a pair's delta is only
+  // counted for the observer here and read again at its turn, so the memory of a first sync
+  // does not grow with the size of the account (that read is the light one, reader.hpp).
+  const bool keep_deltas = !no_pairs_stored_;
+  PlanTotals counted;  ///< totals of the pairs whose delta was not kept
   for (auto& w : work) {
     auto raw = store_->pairs(w.pair.pair);
     if (!raw) {
@@ -582,8 +590,13 @@ Result<SyncReport> Engine::run() {
       w.report.error = d.error().message;
       continue;
     }
+    if (!keep_deltas) {
+      std::vector<MailboxInput> one{{w.pair.pair, ReconcileInput{std::move(stored), std::move(*d), caps(), opt_.policy}}};
+      if (opt_.observer) counted += totals_of(one);
+      continue;
+    }
     w.delta = std::move(*d);
-    inputs.push_back({w.pair.pair, ReconcileInput{stored, *w.delta, caps(), opt_.policy}});
+    inputs.push_back({w.pair.pair, ReconcileInput{std::move(stored), *w.delta, caps(), opt_.policy}});
   }
 
   // Moves: only when both sides return COPYUID, so every moved message's new UID is known.
@@ -622,7 +635,11 @@ Result<SyncReport> Engine::run() {
       }
     }
   }
-  if (opt_.observer && !planned) opt_.observer->run_planned(totals_of(inputs));
+  if (opt_.observer && !planned) {
+    PlanTotals t = totals_of(inputs);
+    t += counted;
+    opt_.observer->run_planned(t);
+  }
   // Copies of every pair's stored state and delta: not needed past the moves (memory grows
   // with the number of messages).
   inputs.clear();

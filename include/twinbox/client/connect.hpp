@@ -58,6 +58,9 @@ Result<std::unique_ptr<Session>> connect(const EndpointOptions& options);
 struct PendingSetup {
   Pending<imap::IdData> id;                    ///< not valid when ID was not sent
   Pending<std::vector<std::string>> enable;    ///< not valid when ENABLE was not sent
+  /// Session::commands_sent() once every setup command (ID, COMPRESS, ENABLE) is out: the
+  /// count from which the caller's own commands start.
+  std::uint64_t commands_after_setup = 0;
   [[nodiscard]] bool ready() const;
   /// Once ready(): ENABLE's error, or ID's when it broke the connection (an ID refused is
   /// no error), else success. The same rules as connect() without `pipelined`.
