@@ -89,7 +89,7 @@ class Engine {
   /// ID and ENABLE answers, awaited with the first LIST (one round trip for all three).
   PerSide<client::PendingSetup> setup_;
   /// No message pair stored in any mailbox (a first sync): no moves to recognise, so new
-  /// messages bound for an empty side are read without their Message-ID.
+  /// messages bound for an empty side are read without INTERNALDATE and Message-ID.
   bool no_pairs_stored_ = false;
   SyncReport report_;
   std::filesystem::path dry_state_dir_;
@@ -565,8 +565,8 @@ Result<SyncReport> Engine::run() {
   }
   std::vector<MailboxInput> inputs;
   // Without stored pairs (a first sync) no message can have moved: a pair's delta is only
-  // counted for the observer here and read again at its turn, so the memory of a first sync
-  // does not grow with the size of the account (that read is the light one, reader.hpp).
+  // counted for the observer here and read again at its turn: a first sync holds one
+  // mailbox's messages at a time, not the whole account's (that read is the light one).
   const bool keep_deltas = !no_pairs_stored_;
   PlanTotals counted;  ///< totals of the pairs whose delta was not kept
   for (auto& w : work) {
