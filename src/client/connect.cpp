@@ -62,7 +62,17 @@ StreamUpgrade deflate_wrap() {
 
 }  // namespace
 
-Result<std::unique_ptr<Session>> connect(const EndpointOptions& o) {
+bool PendingSetup::ready() const {
+  return (!id.valid() || id.ready()) && (!enable.valid() || enable.ready());
+}
+
+Status PendingSetup::result(const Session& session) const {
+  if (enable.valid() && !enable.result()) return enable.result().error();
+  if (id.valid() && !id.result() && session.broken()) return id.result().error();
+  return {};
+}
+
+Result<std::unique_ptr<Session>> connect(const EndpointOptions& o, PendingSetup& pipelined) {
   auto stream = open_transport(o);
   if (!stream) return stream.error();
   SessionOptions so = o.session;
@@ -78,12 +88,17 @@ Result<std::unique_ptr<Session>> connect(const EndpointOptions& o) {
   if (cred.host.empty()) cred.host = o.host;
   if (cred.port == 0) cred.port = o.port;
   if (auto s = session->authenticate(cred, step()); !s) return s.error();
+  pipelined = PendingSetup{};
+  std::uint64_t queued = 0;  // setup commands possibly not sent yet
+  const std::uint64_t sent = session->commands_sent();
   if (o.send_id && session->has("ID")) {
-    auto r = session->id({{"name", "twinbox"}, {"version", "0.1"}}, step());
-    if (!r && session->broken()) return r.error();
+    pipelined.id = session->send_id({{"name", "twinbox"}, {"version", "0.1"}});
+    ++queued;
   }
   if (o.compress && session->has("COMPRESS=DEFLATE")) {
+    // COMPRESS waits for nothing in flight (a barrier): ID is answered first.
     if (auto s = session->compress(deflate_wrap(), step()); !s) return s.error();
+    ++queued;
   }
   if (!o.enable.empty() && session->has("ENABLE")) {
     std::vector<std::string> want;
@@ -91,10 +106,24 @@ Result<std::unique_ptr<Session>> connect(const EndpointOptions& o) {
       if (session->has(e)) want.push_back(e);
     }
     if (!want.empty()) {
-      auto r = session->enable(want, step());
-      if (!r) return r.error();
+      pipelined.enable = session->send_enable(want);
+      ++queued;
     }
   }
+  pipelined.commands_after_setup = sent + queued;
+  return session;
+}
+
+Result<std::unique_ptr<Session>> connect(const EndpointOptions& o) {
+  PendingSetup setup;
+  auto session = connect(o, setup);
+  if (!session) return session;
+  if (!setup.ready()) {
+    Status s = (*session)->run_until([&] { return setup.ready(); },
+                                     net::deadline_in(o.command_timeout));
+    if (!s && !setup.ready()) return s.error();
+  }
+  if (auto s = setup.result(**session); !s) return s.error();
   return session;
 }
 

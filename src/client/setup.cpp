@@ -297,13 +297,21 @@ Status Session::authenticate(const Credentials& cred, Deadline deadline) {
 
 Result<std::vector<std::string>> Session::enable(const std::vector<std::string>& extensions,
                                                  Deadline deadline) {
+  return wait(send_enable(extensions), deadline);
+}
+
+Pending<std::vector<std::string>> Session::send_enable(const std::vector<std::string>& extensions) {
   Impl& im = *impl_;
-  if (!im.caps.has("ENABLE")) {
-    return fail(Errc::Capability, Scope::Connection,
-                im.describe() + " does not support ENABLE (RFC 5161)");
-  }
-  if (extensions.empty()) return std::vector<std::string>{};
   auto p = make_pending<std::vector<std::string>>();
+  if (!im.caps.has("ENABLE")) {
+    p.complete(fail(Errc::Capability, Scope::Connection,
+                    im.describe() + " does not support ENABLE (RFC 5161)"));
+    return p;
+  }
+  if (extensions.empty()) {
+    p.complete(std::vector<std::string>{});
+    return p;
+  }
   auto got = std::make_shared<std::vector<std::string>>();
   auto op = std::make_shared<Op>();
   op->what = "ENABLE";
@@ -326,19 +334,25 @@ Result<std::vector<std::string>> Session::enable(const std::vector<std::string>&
   imap::CommandBuilder b(im.tag_text(tag), "ENABLE", im.builder_options());
   for (auto& e : extensions) b.atom(e);
   im.enqueue(tag, b.build(), op);
-  return wait(p, deadline);
+  return p;
 }
 
 Result<imap::IdData> Session::id(const std::vector<std::pair<std::string, std::string>>& params,
                                  Deadline deadline) {
+  return wait(send_id(params), deadline);
+}
+
+Pending<imap::IdData> Session::send_id(const std::vector<std::pair<std::string, std::string>>& params) {
   Impl& im = *impl_;
+  auto p = make_pending<imap::IdData>();
   if (!im.caps.has("ID")) {
-    return fail(Errc::Capability, Scope::Connection, im.describe() + " does not support ID");
+    p.complete(fail(Errc::Capability, Scope::Connection, im.describe() + " does not support ID"));
+    return p;
   }
   if (params.empty()) {
-    return fail(Errc::Internal, Scope::Connection, "ID needs at least one parameter");
+    p.complete(fail(Errc::Internal, Scope::Connection, "ID needs at least one parameter"));
+    return p;
   }
-  auto p = make_pending<imap::IdData>();
   auto got = std::make_shared<imap::IdData>();
   auto op = std::make_shared<Op>();
   op->what = "ID";
@@ -363,7 +377,7 @@ Result<imap::IdData> Session::id(const std::vector<std::pair<std::string, std::s
   for (auto& [k, v] : params) b.string(k).string(v);
   b.end_list();
   im.enqueue(tag, b.build(), op);
-  return wait(p, deadline);
+  return p;
 }
 
 Status Session::compress(const StreamUpgrade& wrap, Deadline deadline) {

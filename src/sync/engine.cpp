@@ -85,6 +85,11 @@ class Engine {
   PerSide<std::unique_ptr<client::Session>> sessions_;
   client::Loop loop_;
   PerSide<Namespace> ns_;
+  /// ID and ENABLE answers, awaited with the first LIST (one round trip for all three).
+  PerSide<client::PendingSetup> setup_;
+  /// No message pair stored in any mailbox (a first sync): no moves to recognise, so new
+  /// messages bound for an empty side are read without INTERNALDATE and Message-ID.
+  bool no_pairs_stored_ = false;
   SyncReport report_;
   std::filesystem::path dry_state_dir_;
 };
@@ -96,7 +101,7 @@ Status Engine::connect() {
       if (session && !session->broken() && session->in_flight() == 0) sessions_[s] = std::move(session);
     }
   }
-  if (auto st = connect_endpoints(opt_.endpoints, sessions_); !st) return st;
+  if (auto st = connect_endpoints(opt_.endpoints, sessions_, &setup_); !st) return st;
   for (Side s : kBothSides) loop_.add(*sessions_[s]);
   return {};
 }
@@ -146,6 +151,7 @@ Result<MailboxListPlan> Engine::list_mailboxes() {
   }
   auto all_ready = [&] {
     for (Side s : kBothSides) {
+      if (!setup_[s].ready()) return false;
       if (!lists[s].ready() || (nss[s].valid() && !nss[s].ready())) return false;
       if (lsubs[s].valid() && !lsubs[s].ready()) return false;
     }
@@ -153,6 +159,9 @@ Result<MailboxListPlan> Engine::list_mailboxes() {
   };
   if (auto st = wait_loop(all_ready); !st) return st.error();
   for (Side s : kBothSides) {
+    if (auto st = setup_[s].result(*sessions_[s]); !st) {
+      return st.error().with_context(std::string(to_string(s)) + " side");
+    }
     if (!lists[s].result()) {
       return lists[s].result().error().with_context("LIST on the " + std::string(to_string(s)) + " side");
     }
@@ -193,10 +202,12 @@ Result<MailboxListPlan> Engine::list_mailboxes() {
   auto stored = store_->mailboxes();
   if (!stored) return stored.error();
   in.stored = std::move(*stored);
+  no_pairs_stored_ = true;
   for (const auto& m : in.stored) {
     auto n = store_->count_pairs(m.id);
     if (!n) return n.error();
     in.pair_counts.emplace_back(m.id, *n);
+    if (*n > 0) no_pairs_stored_ = false;
   }
   in.policy = opt_.list;
   return plan_mailboxes(in);
@@ -337,6 +348,17 @@ Result<PerSide<Delta>> Engine::read_deltas(const PairToSync& p, const state::Mai
   }
   auto both = [&] { return r[Side::Local]->step_ready() && r[Side::Remote]->step_ready(); };
   if (auto st = wait_loop(both); !st) return st.error();
+  // Everything new on s is copied to an empty other side (EXISTS of the SELECT snapshot):
+  // nothing can pair with it, so the copy completes the identities (INTERNALDATE, Message-ID)
+  // from its own FETCH. Not with intents left by an interrupted run (resolved by content).
+  bool light = false;
+  if (no_pairs_stored_ && pairs.pairs.empty()) {
+    auto intents = store_->intents(p.pair);
+    light = intents && intents->empty();
+  }
+  for (Side s : kBothSides) {
+    if (light && r[other(s)]->exists_at_select() == 0) r[s]->skip_content_identity();
+  }
   for (Side s : kBothSides) {
     if (auto st = r[s]->next(); !st) return st.error().with_context(std::string(to_string(s)) + " side");
   }
@@ -470,7 +492,10 @@ Result<SyncReport> Engine::run() {
     return c.error();
   }
   PerSide<std::uint64_t> base_commands;
-  for (Side s : kBothSides) base_commands[s] = sessions_[s]->commands_sent();
+  for (Side s : kBothSides) {
+    // ID and ENABLE may still be queued (pipelined with the LIST): not this run's commands.
+    base_commands[s] = std::max(sessions_[s]->commands_sent(), setup_[s].commands_after_setup);
+  }
 
   auto plan = list_mailboxes();
   if (!plan) {
@@ -522,6 +547,11 @@ Result<SyncReport> Engine::run() {
     work.push_back(std::move(w));
   }
   std::vector<MailboxInput> inputs;
+  // Without stored pairs (a first sync) no message can have moved: a pair's delta is only
+  // counted for the observer here and read again at its turn: a first sync holds one
+  // mailbox's messages at a time, not the whole account's (that read is the light one).
+  const bool keep_deltas = !no_pairs_stored_;
+  PlanTotals counted;  ///< totals of the pairs whose delta was not kept
   for (auto& w : work) {
     auto raw = store_->pairs(w.pair.pair);
     if (!raw) {
@@ -543,8 +573,13 @@ Result<SyncReport> Engine::run() {
       w.report.error = d.error().message;
       continue;
     }
+    if (!keep_deltas) {
+      std::vector<MailboxInput> one{{w.pair.pair, ReconcileInput{std::move(stored), std::move(*d), caps(), opt_.policy}}};
+      if (opt_.observer) counted += totals_of(one);
+      continue;
+    }
     w.delta = std::move(*d);
-    inputs.push_back({w.pair.pair, ReconcileInput{stored, *w.delta, caps(), opt_.policy}});
+    inputs.push_back({w.pair.pair, ReconcileInput{std::move(stored), *w.delta, caps(), opt_.policy}});
   }
 
   // Moves: only when both sides return COPYUID, so every moved message's new UID is known.
@@ -597,7 +632,11 @@ Result<SyncReport> Engine::run() {
       }
     }
   }
-  if (opt_.observer && !planned) opt_.observer->run_planned(totals_of(inputs));
+  if (opt_.observer && !planned) {
+    PlanTotals t = totals_of(inputs);
+    t += counted;
+    opt_.observer->run_planned(t);
+  }
   // Copies of every pair's stored state and delta: not needed past the moves (memory grows
   // with the number of messages).
   inputs.clear();

@@ -252,14 +252,16 @@ Status learn_email_ids(state::StateStore& store, state::MailboxPairId id,
 }
 
 Status connect_endpoints(const PerSide<client::EndpointOptions>& endpoints,
-                         PerSide<std::unique_ptr<client::Session>>& sessions) {
+                         PerSide<std::unique_ptr<client::Session>>& sessions,
+                         PerSide<client::PendingSetup>* pipelined) {
   using SessionResult = Result<std::unique_ptr<client::Session>>;
   PerSide<SessionResult> res{{SessionResult(Error()), SessionResult(Error())}};
+  auto one = [&](Side s) {
+    res[s] = pipelined ? client::connect(endpoints[s], (*pipelined)[s]) : client::connect(endpoints[s]);
+  };
   std::thread remote;
-  if (!sessions[Side::Remote]) {
-    remote = std::thread([&] { res[Side::Remote] = client::connect(endpoints[Side::Remote]); });
-  }
-  if (!sessions[Side::Local]) res[Side::Local] = client::connect(endpoints[Side::Local]);
+  if (!sessions[Side::Remote]) remote = std::thread([&] { one(Side::Remote); });
+  if (!sessions[Side::Local]) one(Side::Local);
   if (remote.joinable()) remote.join();
   for (Side s : kBothSides) {
     if (sessions[s]) continue;

@@ -57,9 +57,12 @@ Status learn_email_ids(state::StateStore& store, state::MailboxPairId id,
 
 /// Connects the sides whose session is still null, both at once (connect() blocks on DNS,
 /// TCP, TLS and login), for a sync run and for the admin operations. Errors name the side and
-/// its host ("tunnel" for a tunnel); sessions already connected are kept.
+/// its host ("tunnel" for a tunnel); sessions already connected are kept. With `pipelined`,
+/// ID and ENABLE are only queued (client::connect with PendingSetup): the caller awaits them
+/// with its first commands.
 Status connect_endpoints(const PerSide<client::EndpointOptions>& endpoints,
-                         PerSide<std::unique_ptr<client::Session>>& sessions);
+                         PerSide<std::unique_ptr<client::Session>>& sessions,
+                         PerSide<client::PendingSetup>* pipelined = nullptr);
 
 /// The personal namespace of a side: the first personal NAMESPACE entry when the server
 /// answered one, else no prefix and the delimiter of the LIST answer ('/' when none).

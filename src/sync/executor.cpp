@@ -70,14 +70,14 @@ Status Executor::ensure_selected(Side side, const std::string& name) {
 }
 
 Status Executor::execute(const MailboxWork& work, const Plan& plan, PerSide<Counts>& counts) {
-  PerSide<std::vector<Copy>> copies;
+  PerSide<std::vector<const Copy*>> copies;  // into the plan: no per-message copies
   std::vector<StoreFlags> stores;
   std::vector<Expunge> expunges;
   std::vector<RecordPair> records;
   std::vector<UpdateBase> bases;
   std::vector<ForgetPair> forgets;
   for (const auto& a : plan.actions) {
-    if (auto* c = std::get_if<Copy>(&a)) copies[c->from].push_back(*c);
+    if (auto* c = std::get_if<Copy>(&a)) copies[c->from].push_back(c);
     if (auto* s = std::get_if<StoreFlags>(&a)) stores.push_back(*s);
     if (auto* e = std::get_if<Expunge>(&a)) expunges.push_back(*e);
     if (auto* r = std::get_if<RecordPair>(&a)) records.push_back(*r);

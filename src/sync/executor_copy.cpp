@@ -6,18 +6,24 @@
 // later batches are still being fetched: both servers stay busy. Bodies are handed over to the
 // target session and freed as soon as they are on the wire.
 //
-// Crash safety (DESIGN.md, PROTOCOL.md §4.7): a batch's append intents are committed before
-// its FETCH is sent, so before any APPEND of it; the pairs are recorded and the intents
-// dropped in one transaction after the APPENDUID. On any error the batches in flight are
-// drained first (no sink may die while a session still streams into it).
+// Crash safety (DESIGN.md, PROTOCOL.md §4.7): a batch's append intents are committed once its
+// FETCH has completed and before any APPEND of it is sent; the pairs are recorded and the
+// intents dropped in one transaction after the APPENDUID. On any error the batches in flight
+// are drained first (no sink may die while a session still streams into it).
+//
+// A copy whose identity has no Message-ID or INTERNALDATE (the reader skipped them for a first
+// sync into an empty side, or the message has no Message-ID) takes them from the FETCH of its
+// body, so intents and pairs carry the identity a full read would have given.
 #include <algorithm>
 #include <deque>
 #include <memory>
 #include <unordered_map>
 
 #include <twinbox/base/crash_point.hpp>
+#include <twinbox/imap/datetime.hpp>
 #include <twinbox/sync/events.hpp>
 #include <twinbox/sync/executor.hpp>
+#include <twinbox/sync/reader.hpp>
 
 #include "executor_util.hpp"
 
@@ -116,15 +122,22 @@ class BodySink : public client::MessageSink {
 
 constexpr std::size_t kMaxBatchMessages = 1000;
 
+/// The header block of a message (up to the first empty line), where Message-ID is looked for.
+std::string_view header_of(std::string_view message) {
+  std::size_t end = message.find("\r\n\r\n");
+  if (end == std::string_view::npos) end = message.find("\n\n");
+  return end == std::string_view::npos ? message : message.substr(0, end + 2);
+}
+
 struct Batch {
   std::vector<const Copy*> copies;
-  std::vector<std::int64_t> intents;
   std::uint64_t bytes = 0;  ///< announced sizes (RFC822.SIZE)
   client::Pending<client::FetchResult> fetch;
   bool appending = false;
   std::vector<client::Pending<client::AppendResult>> appends;
   std::vector<const Copy*> sent;
-  std::vector<std::int64_t> sent_intents, dropped_intents;
+  std::vector<MessageIdentity> sent_identity;  ///< of `sent`, Message-ID completed
+  std::vector<std::int64_t> sent_intents;
 
   [[nodiscard]] bool fetched() const { return !appending && fetch.ready(); }
   [[nodiscard]] bool appended() const {
@@ -136,7 +149,7 @@ struct Batch {
 class CopyPipeline {
  public:
   using WaitFn = std::function<Status(const std::function<bool()>&)>;
-  CopyPipeline(const MailboxWork& work, Side from, const std::vector<Copy>& copies,
+  CopyPipeline(const MailboxWork& work, Side from, const std::vector<const Copy*>& copies,
                PerSide<client::Session*> sessions, state::StateStore& store,
                const EngineOptions& options, WaitFn wait)
       : work_(work), from_(from), to_(other(from)), copies_(copies), src_(*sessions[from]),
@@ -152,6 +165,7 @@ class CopyPipeline {
 
  private:
   Status start_batch();
+  Status record_intents(Batch& b);
   Status send_append(Batch& b);
   Status finish(Batch& b, PerSide<Counts>& counts);
   Status drain(PerSide<Counts>& counts);
@@ -160,7 +174,7 @@ class CopyPipeline {
 
   const MailboxWork& work_;
   Side from_, to_;
-  const std::vector<Copy>& copies_;
+  const std::vector<const Copy*>& copies_;
   client::Session& src_;
   client::Session& dst_;
   state::StateStore& store_;
@@ -179,7 +193,7 @@ Status CopyPipeline::run(PerSide<Counts>& counts) {
   while (ok && (next_ < copies_.size() || !flight_.empty())) {
     // Keep the window full (at least one batch in flight); stop starting after a refusal.
     while (ok && next_ < copies_.size() && refused_.empty() &&
-           (flight_.empty() || in_window_ + copies_[next_].identity.size <= window_)) {
+           (flight_.empty() || in_window_ + copies_[next_]->identity.size <= window_)) {
       ok = start_batch();
     }
     if (!ok) break;
@@ -210,7 +224,7 @@ Status CopyPipeline::run(PerSide<Counts>& counts) {
 Status CopyPipeline::start_batch() {
   Batch b;
   while (next_ < copies_.size()) {
-    const Copy& c = copies_[next_];
+    const Copy& c = *copies_[next_];
     bool fits = b.bytes + c.identity.size <= batch_bytes_ &&
                 in_window_ + b.bytes + c.identity.size <= window_;
     if (!b.copies.empty() && (!fits || b.copies.size() >= kMaxBatchMessages)) break;
@@ -218,24 +232,6 @@ Status CopyPipeline::start_batch() {
     b.bytes += c.identity.size;
     ++next_;
   }
-  // Intents first: committed before the FETCH, so before any APPEND of the batch.
-  const MailboxSnapshot& target = work_.delta[to_].snapshot;
-  auto txn = store_.begin();
-  if (!txn) return txn.error();
-  for (const Copy* c : b.copies) {
-    state::AppendIntent in;
-    in.mailbox = work_.id;
-    in.source_side = from_;
-    in.source_uid = c->uid;
-    in.target_uidvalidity = target.uidvalidity;
-    in.target_uidnext = target.uidnext;
-    in.flags = format_flags(c->flags);
-    in.identity = to_state(c->identity);
-    auto id = store_.record_intent(in);
-    if (!id) return id.error();
-    b.intents.push_back(*id);
-  }
-  if (auto st = txn->commit(); !st) return st;
   std::vector<Uid> uids;
   for (const Copy* c : b.copies) uids.push_back(c->uid);
   client::FetchItems items;
@@ -248,6 +244,27 @@ Status CopyPipeline::start_batch() {
   return {};
 }
 
+/// The intents of the messages about to be appended, in one transaction before any APPEND.
+Status CopyPipeline::record_intents(Batch& b) {
+  const MailboxSnapshot& target = work_.delta[to_].snapshot;
+  auto txn = store_.begin();
+  if (!txn) return txn.error();
+  for (std::size_t i = 0; i < b.sent.size(); ++i) {
+    state::AppendIntent in;
+    in.mailbox = work_.id;
+    in.source_side = from_;
+    in.source_uid = b.sent[i]->uid;
+    in.target_uidvalidity = target.uidvalidity;
+    in.target_uidnext = target.uidnext;
+    in.flags = format_flags(b.sent[i]->flags);
+    in.identity = to_state(b.sent_identity[i]);
+    auto id = store_.record_intent(in);
+    if (!id) return id.error();
+    b.sent_intents.push_back(*id);
+  }
+  return txn->commit();
+}
+
 Status CopyPipeline::send_append(Batch& b) {
   b.appending = true;
   auto fetched = std::move(b.fetch.result());
@@ -257,13 +274,16 @@ Status CopyPipeline::send_append(Batch& b) {
   // Messages that vanished on the source meanwhile are not copied (next run sees them go);
   // refused ones (too big) stay where they are and stop the mailbox.
   std::vector<client::AppendMessage> msgs;
-  for (std::size_t i = 0; i < b.copies.size(); ++i) {
-    const Copy* c = b.copies[i];
+  for (const Copy* c : b.copies) {
     auto body = sink_.take(c->uid);
     if (!body) {
       if (auto size = sink_.refused(c->uid)) refused_.emplace_back(c->uid, *size);
-      b.dropped_intents.push_back(b.intents[i]);
       continue;
+    }
+    MessageIdentity id = c->identity;
+    if (id.message_id.empty()) id.message_id = message_id_from_header(header_of(*body->data));
+    if (id.internaldate == 0 && body->internal_date) {
+      if (auto dt = imap::parse_date_time(*body->internal_date)) id.internaldate = dt->unix_seconds;
     }
     client::AppendMessage m;
     m.flags = to_flagset(c->flags);
@@ -271,9 +291,15 @@ Status CopyPipeline::send_append(Batch& b) {
     m.owned = std::move(body->data);
     msgs.push_back(std::move(m));
     b.sent.push_back(c);
-    b.sent_intents.push_back(b.intents[i]);
+    b.sent_identity.push_back(std::move(id));
   }
   if (msgs.empty()) return {};
+  if (auto st = record_intents(b); !st) {
+    b.sent.clear();  // nothing was appended
+    b.sent_identity.clear();
+    b.sent_intents.clear();
+    return st;
+  }
   if (dst_.has("MULTIAPPEND") && msgs.size() > 1) {
     crash_point("IMAP MULTIAPPEND");
     b.appends.push_back(dst_.append(work_.name[to_], std::move(msgs)));
@@ -302,9 +328,6 @@ Status CopyPipeline::finish(Batch& b, PerSide<Counts>& counts) {
   }
   auto txn = store_.begin();
   if (!txn) return txn.error();
-  for (auto id : b.dropped_intents) {
-    if (auto st = store_.drop_intent(id); !st) return st;
-  }
   // Without APPENDUID (or with a UIDVALIDITY that does not match the snapshot), or when an
   // APPEND failed, the intents stay: the next pass locates the messages by content before
   // anything is copied again.
@@ -315,7 +338,7 @@ Status CopyPipeline::finish(Batch& b, PerSide<Counts>& counts) {
       p.uid[from_] = b.sent[i]->uid;
       p.uid[to_] = new_uids[i];
       p.base_flags = format_flags(b.sent[i]->flags);
-      p.identity = to_state(b.sent[i]->identity);
+      p.identity = to_state(b.sent_identity[i]);
       pairs.push_back(std::move(p));
     }
     if (auto st = store_.upsert_pairs(work_.id, pairs); !st) return st;
@@ -337,11 +360,7 @@ Status CopyPipeline::finish(Batch& b, PerSide<Counts>& counts) {
 /// After an error: lets every batch in flight end (a broken connection fails them at once),
 /// APPENDs already sent included, and records those that succeeded.
 Status CopyPipeline::drain(PerSide<Counts>& counts) {
-  for (auto& b : flight_) {
-    if (b.appending) continue;
-    b.appending = true;  // no APPEND was sent: its intents can go
-    b.dropped_intents = b.intents;
-  }
+  for (auto& b : flight_) b.appending = true;  // batches not yet appending never will
   Status st = wait_([this] {
     return std::all_of(flight_.begin(), flight_.end(), [](const Batch& b) {
       return b.fetch.ready() && std::all_of(b.appends.begin(), b.appends.end(),
@@ -369,7 +388,7 @@ Status CopyPipeline::refused_error() const {
 
 }  // namespace
 
-Status Executor::copy_direction(const MailboxWork& work, Side from, const std::vector<Copy>& copies,
+Status Executor::copy_direction(const MailboxWork& work, Side from, const std::vector<const Copy*>& copies,
                                 PerSide<Counts>& counts) {
   CopyPipeline pipe(work, from, copies, sessions_, store_, options_,
                     [this](const std::function<bool()>& done) { return wait_all(done); });

@@ -130,6 +130,16 @@ void DeltaReader::start() {
   stage_ = 1;
 }
 
+void DeltaReader::take_new(const imap::FetchData& m) {
+  if (!m.uid || m.uid->value >= info_.uidnext.value) return;
+  added_.push_back(new_message_from_fetch(m, side_));
+  if (m.modseq && *m.modseq > max_seen_) max_seen_ = *m.modseq;
+}
+
+std::uint32_t DeltaReader::exists_at_select() const {
+  return select_.ready() && select_.result() ? select_.result()->exists : 0;
+}
+
 bool DeltaReader::step_ready() const {
   if (stage_ == 1) return select_.ready();
   if (stage_ == 2) {
@@ -157,12 +167,20 @@ Status DeltaReader::fetch_new(Uid from, Uid to_exclusive) {
   }
   set.remove(paired);
   const bool modseq = path_ != ReadPath::Plain;
-  if (!set.empty()) fetches_.push_back(session_.uid_fetch(set, identity_items(modseq, id_item_)));
+  if (!set.empty()) {
+    client::FetchItems items = identity_items(modseq, id_item_);
+    if (skip_content_identity_) {
+      items.internal_date = false;
+      items.extra.clear();
+      add_message_id_item(items, id_item_);  // the server's id is in its index: kept
+    }
+    fetches_.push_back(session_.uid_fetch(set, items, {}, [this](const imap::FetchData& m) { take_new(m); }));
+  }
   if (!paired.empty()) {
     client::FetchItems items;
     items.modseq = modseq;
     add_message_id_item(items, id_item_);
-    fetches_.push_back(session_.uid_fetch(paired, items));
+    fetches_.push_back(session_.uid_fetch(paired, items, {}, [this](const imap::FetchData& m) { take_new(m); }));
   }
   return {};
 }
@@ -294,16 +312,12 @@ Result<Delta> DeltaReader::finish() {
   d.snapshot.uidnext = info_.uidnext;
   d.snapshot.highestmodseq = info_.nomodseq ? ModSeq() : info_.highestmodseq;
   d.uidvalidity_changed = uidvalidity_changed_;
-  ModSeq max_seen;
+  ModSeq max_seen = max_seen_;
   for (auto& f : fetches_) {
     auto r = std::move(f.result());
     if (!r) return r.error().with_context("UID FETCH (new messages) in " + mailbox_);
-    for (const auto& m : r->messages) {
-      if (!m.uid || m.uid->value >= info_.uidnext.value) continue;
-      d.added.push_back(new_message_from_fetch(m, side_));
-      if (m.modseq && *m.modseq > max_seen) max_seen = *m.modseq;
-    }
   }
+  d.added = std::move(added_);
   std::sort(d.added.begin(), d.added.end(),
             [](const NewMessage& a, const NewMessage& b) { return a.uid < b.uid; });
   if (full_scan_) return d;

@@ -3,7 +3,11 @@
 // arrive exactly once with its bytes, flags and date, and the next run must be a no-op.
 #include <doctest/doctest.h>
 
+#include <map>
 #include <string>
+
+#include <twinbox/imap/datetime.hpp>
+#include <twinbox/state/store.hpp>
 
 #include "support/sync_fixture.hpp"
 
@@ -38,7 +42,76 @@ void copy_many_batches(std::unique_ptr<TestServer> local, std::unique_ptr<TestSe
   CHECK_FALSE(run_ok(options).changed());
 }
 
+/// The stored identities of the pairs of `mailbox` (by its local name), keyed by Message-ID.
+std::map<std::string, state::ContentIdentity> stored_identities(const std::string& db,
+                                                                const std::string& mailbox) {
+  auto store = state::StateStore::open(db);
+  REQUIRE(store.has_value());
+  auto boxes = store->mailboxes();
+  REQUIRE(boxes.has_value());
+  std::map<std::string, state::ContentIdentity> out;
+  for (const auto& m : *boxes) {
+    if (m.name[Side::Local] != mailbox) continue;
+    auto pairs = store->pairs(m.id);
+    REQUIRE(pairs.has_value());
+    for (const auto& p : *pairs) out[p.identity.message_id] = p.identity;
+  }
+  return out;
+}
+
+/// A first sync into an empty side reads no Message-ID or INTERNALDATE up front (reader.hpp
+/// skip_content_identity): the copies take them from their FETCH. The stored identities must
+/// be those of a full read, or later moves would not be recognised.
+void first_sync_identities(std::unique_ptr<TestServer> local, std::unique_ptr<TestServer> remote) {
+  TempDir dir;
+  auto options = engine_options(*local, *remote, dir.file("state.db"));
+  options.copy_window = 64u << 10;
+  Account L{*local};
+  Account R{*remote};
+  for (int i = 0; i < 40; ++i) {
+    L.append("INBOX", make_message("f" + std::to_string(i), 3000 + 500 * static_cast<std::size_t>(i)), {}, kDate);
+  }
+  // No Message-ID in the header, one in the body only: none is stored.
+  const std::string no_id = "From: a@twinbox.test\r\nSubject: none\r\n\r\nMessage-ID: <body@twinbox.test>\r\n-- end";
+  L.append("INBOX", no_id, {}, kDate);
+  L.create("Other");
+  L.append("Other", make_message("o1"), {}, kDate);
+  auto r = run_ok(options);
+  INFO(describe(r));
+  CHECK(total_copied(r) == 42);
+  CHECK(same_mail(L, R));
+
+  const std::int64_t date = imap::parse_date_time(kDate)->unix_seconds;
+  auto ids = stored_identities(options.state_path, "INBOX");
+  REQUIRE(ids.size() == 41);
+  CHECK(ids.count("<body@twinbox.test>") == 0);
+  REQUIRE(ids.count("") == 1);
+  CHECK(ids[""].size == no_id.size());
+  for (int i = 0; i < 40; ++i) {
+    const std::string id = "f" + std::to_string(i);
+    const auto& got = ids["<" + id + "@twinbox.test>"];
+    CHECK(got.internaldate == date);
+    CHECK(got.size == make_message(id, 3000 + 500 * static_cast<std::size_t>(i)).size());
+  }
+  // The identities recognise moves: no body goes over again.
+  L.move("INBOX", *L.find("INBOX", "f3"), "Other");
+  L.move("INBOX", *L.find("INBOX", "f17"), "Other");
+  r = run_ok(options);
+  INFO(describe(r));
+  CHECK(total_moved(r) == 2);
+  CHECK(total_copied(r) == 0);
+  CHECK(same_mail(L, R));
+}
+
 }  // namespace
+
+TEST_CASE("a first sync into an empty side stores full identities: embedded server") {
+  first_sync_identities(TestServer::embedded(), TestServer::embedded());
+}
+
+TEST_CASE("a first sync into an empty side stores full identities: Dovecot") {
+  first_sync_identities(TestServer::dovecot(), TestServer::dovecot());
+}
 
 TEST_CASE("copies spanning many batches arrive exactly once: embedded server") {
   copy_many_batches(TestServer::embedded(), TestServer::embedded());

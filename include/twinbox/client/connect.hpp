@@ -54,4 +54,23 @@ struct EndpointOptions {
 /// Errc::Auth/AuthRetry, Errc::Capability, Errc::Closed (BYE greeting).
 Result<std::unique_ptr<Session>> connect(const EndpointOptions& options);
 
+/// The answers to ID and ENABLE that connect() sent but did not wait for.
+struct PendingSetup {
+  Pending<imap::IdData> id;                    ///< not valid when ID was not sent
+  Pending<std::vector<std::string>> enable;    ///< not valid when ENABLE was not sent
+  /// Session::commands_sent() once every setup command (ID, COMPRESS, ENABLE) is out: the
+  /// count from which the caller's own commands start.
+  std::uint64_t commands_after_setup = 0;
+  [[nodiscard]] bool ready() const;
+  /// Once ready(): ENABLE's error, or ID's when it broke the connection (an ID refused is
+  /// no error), else success. The same rules as connect() without `pipelined`.
+  [[nodiscard]] Status result(const Session& session) const;
+};
+
+/// As connect(), but ID and ENABLE are only queued, their answers left in `*pipelined`: the
+/// caller's first commands go out in the same round trip. The caller drives the session until
+/// pipelined->ready() and checks pipelined->result() before relying on what ENABLE enables
+/// (qresync(), UTF-8 names).
+Result<std::unique_ptr<Session>> connect(const EndpointOptions& options, PendingSetup& pipelined);
+
 }  // namespace twinbox::client

@@ -95,6 +95,10 @@ class Session {
   /// ID (RFC 2971 §3.1) with the given key/value pairs (never an empty list).
   Result<imap::IdData> id(const std::vector<std::pair<std::string, std::string>>& params,
                           Deadline deadline);
+  /// ENABLE and ID queued without waiting: connect() pipelines them with the first command
+  /// of the caller (a no-op sync then costs one round trip after login).
+  Pending<std::vector<std::string>> send_enable(const std::vector<std::string>& extensions);
+  Pending<imap::IdData> send_id(const std::vector<std::pair<std::string, std::string>>& params);
   /// COMPRESS DEFLATE (RFC 4978 §3): needs COMPRESS=DEFLATE and nothing in flight; then
   /// `wrap` puts the stream into net's deflate stream (connect() passes it). NO
   /// [COMPRESSIONACTIVE] is success.

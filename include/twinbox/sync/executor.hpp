@@ -7,7 +7,9 @@
 ///   BODY.PEEK[] in flight on the source while earlier batches are APPENDed (MULTIAPPEND when
 ///   offered) to the target, bounded by EngineOptions::copy_window (bytes fetched whose APPEND
 ///   is not answered yet); bodies are freed once written. Append intents of a batch are
-///   committed before its FETCH, so before any APPEND; the pairs are recorded from APPENDUID in
+///   committed once its FETCH has completed (the identity is then complete: a first sync into
+///   an empty side takes INTERNALDATE and Message-ID from that FETCH) and before any APPEND of
+///   it is sent (PROTOCOL.md §4.7); the pairs are recorded from APPENDUID in
 ///   the same transaction that drops the intents. Without APPENDUID the new messages are
 ///   located by content above the pre-append UIDNEXT; an ambiguous match leaves the intent for
 ///   the next run to resolve, never a second copy.
@@ -76,7 +78,7 @@ class Executor {
   Result<T> wait(const client::Pending<T>& p);
   Status wait_all(const std::function<bool()>& done);
 
-  Status copy_direction(const MailboxWork& work, Side from, const std::vector<Copy>& copies,
+  Status copy_direction(const MailboxWork& work, Side from, const std::vector<const Copy*>& copies,
                         PerSide<Counts>& counts);
   Status run_stores(const MailboxWork& work, const std::vector<StoreFlags>& stores,
                     std::vector<PerSide<Uid>>& failed_pairs, PerSide<Counts>& counts);

@@ -110,11 +110,23 @@ class DeltaReader {
   /// After next()'s fetches completed: the Delta.
   Result<Delta> finish();
 
+  /// Between start()'s SELECT completing and next(): its EXISTS (0 when the SELECT failed).
+  [[nodiscard]] std::uint32_t exists_at_select() const;
+  /// Before next(): new messages are read with FLAGS, RFC822.SIZE (and MODSEQ) only, without
+  /// INTERNALDATE and BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)] (on maildir Dovecot stats every
+  /// message file for the first and opens it for the second: 4-8x the time). Only for a side
+  /// whose new messages all go to an empty other side with nothing stored: the copy completes
+  /// the identity from the FETCH of the bodies (executor_copy.cpp).
+  void skip_content_identity() { skip_content_identity_ = true; }
+
   [[nodiscard]] ReadPath path() const { return path_; }
   [[nodiscard]] const client::SelectInfo& select_info() const { return info_; }
 
  private:
   Status fetch_new(Uid from, Uid to_exclusive);
+  /// on_message of the new-message fetches: each FETCH line becomes a NewMessage at once
+  /// (a FetchData is ~20x larger; keeping them all made the peak memory of a first sync).
+  void take_new(const imap::FetchData& m);
   void queue_flag_read(const imap::SeqSet& known);
   /// Number of stored UIDs below `base` (stored_uids_ is sorted).
   [[nodiscard]] std::size_t stored_below(Uid base) const;
@@ -137,6 +149,9 @@ class DeltaReader {
   bool uidvalidity_changed_ = false;
   bool modseq_backwards_ = false;  ///< HIGHESTMODSEQ below the stored one: full flag read
   bool scan_sent_ = false;         ///< search_ covers the whole known range
+  bool skip_content_identity_ = false;
+  std::vector<NewMessage> added_;  ///< filled by take_new()
+  ModSeq max_seen_;                ///< highest MODSEQ among added_
   int stage_ = 0;
 };
 
