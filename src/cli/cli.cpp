@@ -175,6 +175,10 @@ void add_serve(CLI::App& app, ServeArgs& a) {
   serve->add_flag("--no-fsync", a.no_fsync, "Do not fsync each commit of a --db file (faster)");
   serve->add_option("--max-connections", a.max_connections, "Connections served at once")
       ->capture_default_str();
+  serve->add_option("--auth-lockout-after", a.auth_lockout_after,
+                    "Lock out a client address after N failed logins (0 = never)")
+      ->type_name("N")
+      ->capture_default_str();
   serve->add_flag("--test-controls", a.test_controls, "Enable the test-only --test-* switches");
   // Test-only switches, hidden from --help (documented in twinbox(1) under TESTING).
   serve->add_option("--test-uidvalidity", a.test_uidvalidity)->group("");

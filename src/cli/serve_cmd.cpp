@@ -68,6 +68,7 @@ Result<server::Options> build_options(const ServeArgs& a) {
   o.tls_cert = a.tls_cert;
   o.tls_key = a.tls_key;
   o.limits.max_connections = a.max_connections;
+  o.limits.auth_lockout_after = a.auth_lockout_after;
   if (a.tls_cert.empty() != a.tls_key.empty()) {
     return fail(Errc::Config, Scope::Fatal, "--tls-cert and --tls-key go together; give both");
   }

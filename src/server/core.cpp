@@ -3,9 +3,21 @@
 #include "wire.hpp"
 
 namespace twinbox::server {
+namespace {
+
+AuthThrottleLimits throttle_limits(const Limits& l) {
+  using std::chrono::milliseconds;
+  return AuthThrottleLimits{l.auth_lockout_after, milliseconds(l.auth_lockout_ms),
+                            milliseconds(l.auth_max_lockout_ms), milliseconds(l.auth_window_ms),
+                            l.auth_max_addresses};
+}
+
+}  // namespace
 
 ServerCore::ServerCore(Options options, std::unique_ptr<Storage> storage)
-    : options_(std::move(options)), storage_(std::move(storage)) {
+    : options_(std::move(options)),
+      storage_(std::move(storage)),
+      auth_throttle_(throttle_limits(options_.limits)) {
   for (const auto& u : options_.users) users_[u.name] = u.password;
   for (const auto& d : options_.disabled) disabled_.insert(to_upper(d));
   // Dependencies between extensions: QRESYNC needs CONDSTORE and ENABLE (RFC 7162 §3.2.3),

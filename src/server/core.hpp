@@ -15,11 +15,10 @@
 #include <twinbox/net/tls.hpp>
 #include <twinbox/server/options.hpp>
 
+#include "auth_throttle.hpp"
 #include "storage.hpp"
 
 namespace twinbox::server {
-
-using Clock = std::chrono::steady_clock;
 
 class ServerCore {
  public:
@@ -46,6 +45,9 @@ class ServerCore {
   /// Creates INBOX for the user when missing.
   Status ensure_user_mailboxes(std::string_view user);
 
+  /// Per-address failed-login tracking shared by all sessions (auth_throttle.hpp).
+  AuthThrottle& auth_throttle() { return auth_throttle_; }
+
   /// A test control applied while it lasts: bytes written by each connection (drop_after_bytes).
   [[nodiscard]] bool test_enabled() const { return options_.test.enabled; }
 
@@ -56,6 +58,7 @@ class ServerCore {
   std::set<std::string, std::less<>> disabled_;
   std::optional<net::TlsServerContext> tls_ctx_;
   bool compress_supported_ = true;
+  AuthThrottle auth_throttle_;
 };
 
 }  // namespace twinbox::server

@@ -243,19 +243,35 @@ void Session::cmd_logout(std::string_view tag, Cursor& c) {
 void Session::login_done(std::string_view tag, const std::string& user, bool ok, std::string_view how) {
   if (ok) {
     if (auto st = core_.ensure_user_mailboxes(user); !st) return storage_failure(tag, st.error());
+    if (!peer_.empty()) core_.auth_throttle().succeeded(peer_);
     user_ = user;
     state_ = SessionState::Authenticated;
     tagged(tag, "OK", "[CAPABILITY " + core_.capabilities(true, tls_active_, compressed_) + "] " +
                           std::string(how) + " completed.");
     return;
   }
+  if (!peer_.empty()) (void)core_.auth_throttle().failed(peer_, Clock::now());
+  reject_login(tag, "[AUTHENTICATIONFAILED] Authentication failed.");
+}
+
+bool Session::address_locked_out(std::string_view tag) {
+  if (peer_.empty()) return false;
+  auto left = core_.auth_throttle().locked_for(peer_, Clock::now());
+  if (left.count() <= 0) return false;
+  auto secs = (left.count() + 999) / 1000;
+  reject_login(tag, "[UNAVAILABLE] Too many failed logins from " + peer_ + "; try again in " +
+                        std::to_string(secs) + " s.");
+  return true;
+}
+
+void Session::reject_login(std::string_view tag, std::string text) {
   ++auth_failures_;
   // Failed logins are answered late (without blocking other sessions) to slow guessing.
   std::string t(tag);
   bool too_many = auth_failures_ >= core_.options().limits.max_auth_failures;
   paused_until_ = Clock::now() + std::chrono::milliseconds(core_.options().limits.auth_fail_delay_ms);
-  after_pause_ = [this, t, too_many] {
-    tagged(t, "NO", "[AUTHENTICATIONFAILED] Authentication failed.");
+  after_pause_ = [this, t, text = std::move(text), too_many] {
+    tagged(t, "NO", text);
     if (too_many) {
       untagged("BYE Too many failed logins.");
       close_after_flush_ = true;
@@ -275,6 +291,7 @@ void Session::cmd_login(std::string_view tag, Cursor& c) {
   if (!user || !c.sp()) return tagged(tag, "BAD", "LOGIN needs a user name and a password: " + c.error());
   auto pass = c.astring();
   if (!pass || !c.end()) return tagged(tag, "BAD", "Invalid LOGIN arguments: " + c.error());
+  if (address_locked_out(tag)) return;
   login_done(tag, *user, core_.check_password(*user, *pass), "Login");
 }
 
@@ -314,6 +331,7 @@ void Session::continue_authenticate(std::string_view line) {
   std::string authz = decoded.substr(0, first);
   std::string authc = decoded.substr(first + 1, second - first - 1);
   std::string pass = decoded.substr(second + 1);
+  if (address_locked_out(tag)) return;
   bool good = core_.check_password(authc, pass) && (authz.empty() || authz == authc);
   login_done(tag, authc, good, "Authenticate");
 }

@@ -287,6 +287,11 @@ std::size_t Server::connection_count() const {
   return impl_->sessions.size();
 }
 
+std::chrono::milliseconds Server::auth_locked_for(std::string_view address) const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->core->auth_throttle().locked_for(address, Clock::now());
+}
+
 Status Server::serve_stdio(std::string_view user, int in_fd, int out_fd) {
   Session* session = nullptr;
   {

@@ -21,6 +21,7 @@ Session::Session(ServerCore& core, net::StreamPtr stream, std::uint64_t id)
     : core_(core),
       stream_(std::move(stream)),
       id_(id),
+      peer_(peer_address_key(stream_->fd())),
       framer_(FrameLimits{core.options().limits.max_line, core.options().limits.max_literal,
                           core.has("LITERAL+")}),
       last_activity_(Clock::now()) {}

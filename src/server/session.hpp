@@ -147,6 +147,11 @@ class Session {
   void cmd_namespace(std::string_view tag, Cursor& c);
   void cmd_compress(std::string_view tag, Cursor& c);
   void login_done(std::string_view tag, const std::string& user, bool ok, std::string_view how);
+  /// Refuses the attempt (NO [UNAVAILABLE], no password check) while this client's address
+  /// is locked out (auth_throttle.hpp); true when it answered.
+  bool address_locked_out(std::string_view tag);
+  /// A failed or refused login: the NO (after the per-session delay) and BYE past the limit.
+  void reject_login(std::string_view tag, std::string text);
 
   void cmd_create(std::string_view tag, Cursor& c);
   void cmd_delete(std::string_view tag, Cursor& c);
@@ -188,6 +193,7 @@ class Session {
   ServerCore& core_;
   net::StreamPtr stream_;
   std::uint64_t id_;
+  std::string peer_;  ///< throttling key of the client's address; empty: not throttled
   std::string in_;
   std::string out_;
   std::size_t out_pos_ = 0;

@@ -22,12 +22,10 @@ using namespace twinbox::test;
 
 namespace {
 
-/// Test message bodies. WORKAROUND: they end without CRLF because the embedded server strips
-/// every trailing CR/LF of a framed command, including a final literal's own CRLF
-/// (src/server/session.cpp, CommandFramer::State::Complete), so an APPEND of a message ending
-/// in CRLF fails with "literal is longer than the data sent". Drop the suffix once fixed.
+/// Test message bodies. They end with CRLF, like real mail: the embedded server once cut a
+/// final literal's own CRLF (fixed in 9cae2a9), and make_message() still ends without one.
 std::string body_of(const std::string& id, std::size_t size = 300) {
-  return make_message(id, size) + "-- " + id;
+  return make_message(id, size) + "\r\n";
 }
 
 std::uint64_t env_or(const char* name, std::uint64_t dflt) {

@@ -24,6 +24,15 @@ struct Limits {
   int idle_timeout_ms = 30 * 60 * 1000;           ///< RFC 3501 §5.4: at least 30 minutes
   int auth_fail_delay_ms = 1000;                  ///< delay of the NO after a failed login
   std::size_t max_auth_failures = 5;              ///< then BYE
+  /// Per client address, across connections and accounts (src/server/auth_throttle.hpp):
+  /// after this many failed logins the address is refused (NO [UNAVAILABLE]) for
+  /// auth_lockout_ms, doubling with each further failure up to auth_max_lockout_ms; an
+  /// address is forgotten auth_window_ms after its last failure or lockout. 0 = off.
+  std::size_t auth_lockout_after = 10;
+  int auth_lockout_ms = 60 * 1000;
+  int auth_max_lockout_ms = 60 * 60 * 1000;
+  int auth_window_ms = 15 * 60 * 1000;
+  std::size_t auth_max_addresses = 4096;  ///< addresses tracked at once (oldest dropped)
 };
 
 /// Test-only behaviour. Ignored unless `enabled` is true (the CLI hides them behind an

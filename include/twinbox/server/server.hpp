@@ -14,6 +14,7 @@
 ///   (*srv)->stop(); t.join();
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -55,6 +56,9 @@ class Server {
   Status serve_stdio(std::string_view user, int in_fd = 0, int out_fd = 1);
   /// Number of open client connections.
   [[nodiscard]] std::size_t connection_count() const;
+  /// Time left of the failed-login lockout of a client address ("127.0.0.1"; IPv6 as its
+  /// /64, "2001:db8::/64"); zero when that address may log in (Limits::auth_lockout_after).
+  [[nodiscard]] std::chrono::milliseconds auth_locked_for(std::string_view address) const;
 
   // --- direct store API (thread-safe; no IMAP) -------------------------------------------
   Result<MailboxInfo> create_mailbox(std::string_view user, std::string_view name,

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <chrono>
 #include <regex>
+#include <memory>
 #include <string>
 #include <thread>
 
@@ -62,9 +63,11 @@ void fill(unsigned short port, const std::string& mailbox, std::size_t count, st
     std::vector<client::AppendMessage> batch;
     for (std::size_t i = 0; i < 100 && done < count; ++i, ++done) {
       client::AppendMessage m;
-      m.data = "From: alice@example.org\r\nSubject: message " + std::to_string(done) +
-               "\r\nMessage-ID: <" + mailbox + "." + std::to_string(done) +
-               "@progress.test>\r\n\r\n" + filler;
+      // Owned by the session: `data` is a view and would point into a freed temporary.
+      m.owned = std::make_shared<const std::string>(
+          "From: alice@example.org\r\nSubject: message " + std::to_string(done) +
+          "\r\nMessage-ID: <" + mailbox + "." + std::to_string(done) + "@progress.test>\r\n\r\n" +
+          filler);
       batch.push_back(std::move(m));
     }
     REQUIRE(s.wait(s.append(mailbox, std::move(batch)), deadline()).has_value());
