@@ -142,9 +142,9 @@ std::string make_message(const std::string& id, std::size_t size) {
                   "Message-ID: <" + id + "@twinbox.test>\r\n\r\n";
   std::size_t n = 0;
   while (m.size() < size) m += "Body line " + std::to_string(n++) + " of " + id + ".\r\n";
-  // No CRLF at the very end. Work-around: the embedded server strips every trailing CR/LF of
-  // a command (src/server/session.cpp, State::Complete), so an APPEND whose literal ends with
-  // CRLF loses those bytes and is refused ("literal is longer than the data sent").
+  // No CRLF at the very end, so bodies without a final line break stay covered (the embedded
+  // server once cut a literal's trailing CRLF, fixed in 9cae2a9; fault_random's bodies end
+  // with CRLF and cover that case).
   m += "-- " + id;
   return m;
 }
