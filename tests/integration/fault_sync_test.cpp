@@ -116,9 +116,10 @@ void check_expected(Account& a, const char* side) {
                          << it->second->flags << "]");
     }
   }
-  for (const auto& [key, e] : by_hash) {
-    CHECK_MESSAGE(seen[key] == 1, side << ": " << e->mailbox << "/" << e->id << " is there "
-                                       << seen[key] << " times");
+  for (const auto& entry : by_hash) {  // no structured binding: clang 14 cannot capture one
+    const auto& e = entry.second;
+    CHECK_MESSAGE(seen[entry.first] == 1, side << ": " << e->mailbox << "/" << e->id << " is there "
+                                               << seen[entry.first] << " times");
   }
 }
 
