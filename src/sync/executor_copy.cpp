@@ -1,10 +1,12 @@
 // The copy pipeline of the executor (executor.hpp): one direction of one mailbox pair.
 //
 // Batches of messages move through FETCH -> APPEND with several batches in flight at once,
-// bounded by the copy window (bytes of bodies fetched or being fetched whose APPEND has not
-// been answered yet). A batch's APPEND goes out as soon as its FETCH has completed, while
-// later batches are still being fetched: both servers stay busy. Bodies are handed over to the
-// target session and freed as soon as they are on the wire.
+// bounded by the copy window: bytes of bodies being fetched, fetched, or handed to the target
+// session and not yet written to the wire. A batch's APPEND goes out as soon as its FETCH has
+// completed, while later batches are still being fetched: both servers stay busy. Bodies are
+// handed over to the target session and freed as soon as they are on the wire; from then on
+// the batch no longer counts against the window, even before its APPEND is answered (waiting
+// for the answers stalled the pipeline once per window: issue 8).
 //
 // Crash safety (DESIGN.md, PROTOCOL.md §4.7): a batch's append intents are committed once its
 // FETCH has completed and before any APPEND of it is sent; the pairs are recorded and the
@@ -138,12 +140,19 @@ struct Batch {
   std::vector<const Copy*> sent;
   std::vector<MessageIdentity> sent_identity;  ///< of `sent`, Message-ID completed
   std::vector<std::int64_t> sent_intents;
+  /// The bodies handed to the target session: all expired = all written to the wire.
+  std::vector<std::weak_ptr<const std::string>> bodies;
+  bool released = false;  ///< `bytes` no longer counted in the window
 
   [[nodiscard]] bool fetched() const { return !appending && fetch.ready(); }
   [[nodiscard]] bool appended() const {
     return appending && std::all_of(appends.begin(), appends.end(), [](const auto& a) { return a.ready(); });
   }
   [[nodiscard]] bool idle() const { return appending ? appended() : fetch.ready(); }
+  /// Every body of an APPEND sent is on the wire (or the batch sent none).
+  [[nodiscard]] bool written() const {
+    return appending && std::all_of(bodies.begin(), bodies.end(), [](const auto& w) { return w.expired(); });
+  }
 };
 
 class CopyPipeline {
@@ -165,6 +174,10 @@ class CopyPipeline {
 
  private:
   Status start_batch();
+  void release(Batch& b) {
+    in_window_ -= std::min(in_window_, b.bytes);
+    b.released = true;
+  }
   Status record_intents(Batch& b);
   Status send_append(Batch& b);
   Status finish(Batch& b, PerSide<Counts>& counts);
@@ -198,12 +211,14 @@ Status CopyPipeline::run(PerSide<Counts>& counts) {
     }
     if (!ok) break;
     ok = wait_([this] {
-      return std::any_of(flight_.begin(), flight_.end(),
-                         [](const Batch& b) { return b.fetched() || b.appended(); });
+      return std::any_of(flight_.begin(), flight_.end(), [](const Batch& b) {
+        return b.fetched() || b.appended() || (!b.released && b.written());
+      });
     });
     if (!ok) break;
     for (auto& b : flight_) {
       if (ok && b.fetched()) ok = send_append(b);
+      if (!b.released && b.written()) release(b);
     }
     for (auto it = flight_.begin(); ok && it != flight_.end();) {
       if (!it->appended()) {
@@ -288,6 +303,7 @@ Status CopyPipeline::send_append(Batch& b) {
     client::AppendMessage m;
     m.flags = to_flagset(c->flags);
     m.internal_date = std::move(body->internal_date);
+    b.bodies.emplace_back(body->data);
     m.owned = std::move(body->data);
     msgs.push_back(std::move(m));
     b.sent.push_back(c);
@@ -313,7 +329,7 @@ Status CopyPipeline::send_append(Batch& b) {
 }
 
 Status CopyPipeline::finish(Batch& b, PerSide<Counts>& counts) {
-  in_window_ -= b.bytes;
+  if (!b.released) release(b);
   std::vector<Uid> new_uids;
   UidValidity new_uv;
   Status ok;  // the first APPEND error, if any

@@ -37,8 +37,8 @@ struct EngineOptions {
   /// fsync every state commit (state::OpenOptions::durable). false survives a crashed
   /// process but maybe not a power cut (tests, benchmarks).
   bool durable_state = true;
-  /// Bytes of message bodies fetched whose APPEND is not answered yet (the copy window; see
-  /// executor.hpp). 2 MiB keep both servers busy on loopback and the peak RSS low.
+  /// Bytes of message bodies being fetched, or fetched and not yet written to the target
+  /// (the copy window; see executor.hpp). 2 MiB keep both servers busy on loopback and the peak RSS low.
   std::uint64_t copy_window = 2u << 20;
   /// Progress events (events.hpp), or none. Not owned; must outlive run_sync().
   SyncObserver* observer = nullptr;

@@ -5,8 +5,8 @@
 /// How (the Plan says what):
 /// - Copies (executor_copy.cpp) go through a pipeline of batches: several UID FETCH
 ///   BODY.PEEK[] in flight on the source while earlier batches are APPENDed (MULTIAPPEND when
-///   offered) to the target, bounded by EngineOptions::copy_window (bytes fetched whose APPEND
-///   is not answered yet); bodies are freed once written. Append intents of a batch are
+///   offered) to the target, bounded by EngineOptions::copy_window (bytes of bodies fetched or
+///   being fetched and not yet written to the target); bodies are freed once written. Append intents of a batch are
 ///   committed once its FETCH has completed (the identity is then complete: a first sync into
 ///   an empty side takes INTERNALDATE and Message-ID from that FETCH) and before any APPEND of
 ///   it is sent (PROTOCOL.md §4.7); the pairs are recorded from APPENDUID in
