@@ -138,6 +138,10 @@ void Reporter::run_planned(const sync::PlanTotals& t) {
   step("plan: " + plural(t.mailboxes, "mailbox", "mailboxes") + " to sync: " + plan_text(t));
 }
 
+bool Reporter::wants_run_totals() const {
+  return progress_ != nullptr || json_ || log_ != nullptr || verbosity_ >= Verbosity::Verbose;
+}
+
 void Reporter::mailbox_started(std::string_view mailbox, const sync::PlanTotals& plan) {
   if (progress_ != nullptr) progress_->mailbox_started(mailbox, plan);
   if (json_) {

@@ -57,6 +57,8 @@ class Reporter : public sync::SyncObserver {
 
   // sync::SyncObserver
   void run_planned(const sync::PlanTotals& totals) override;
+  /// The totals show on the progress display, in --json, at -v and in the log file.
+  [[nodiscard]] bool wants_run_totals() const override;
   void mailbox_started(std::string_view mailbox, const sync::PlanTotals& plan) override;
   void message_copied(std::string_view mailbox, Side to, Uid source_uid, Uid uid,
                       std::uint64_t bytes) override;

@@ -49,6 +49,10 @@ class LockedObserver : public sync::SyncObserver {
     std::lock_guard lock(mu_);
     inner_.run_planned(t);
   }
+  [[nodiscard]] bool wants_run_totals() const override {
+    std::lock_guard lock(mu_);
+    return inner_.wants_run_totals();
+  }
   void mailbox_started(std::string_view m, const sync::PlanTotals& p) override {
     std::lock_guard lock(mu_);
     inner_.mailbox_started(m, p);

@@ -561,6 +561,21 @@ Result<std::size_t> StateStore::count_pairs(MailboxPairId id) {
   return static_cast<std::size_t>(q.i64(0));
 }
 
+Result<std::size_t> StateStore::count_side_below(MailboxPairId id, Side side, Uid below) {
+  auto st = impl_->prepare(side == Side::Local
+                               ? "SELECT count(*) FROM message_pairs WHERE mailbox_id = ?1 AND "
+                                 "local_uid > 0 AND local_uid < ?2"
+                               : "SELECT count(*) FROM message_pairs WHERE mailbox_id = ?1 AND "
+                                 "remote_uid > 0 AND remote_uid < ?2");
+  if (!st) return st.error();
+  Stmt q(*impl_, *st);
+  q.bind(1, id);
+  q.bind(2, static_cast<std::int64_t>(below.value));
+  auto row = q.step("counting message pairs");
+  if (!row) return row.error();
+  return static_cast<std::size_t>(q.i64(0));
+}
+
 Status StateStore::upsert_pairs(MailboxPairId id, std::span<const MessagePair> pairs) {
   return impl_->write([&]() -> Status {
     auto del = impl_->prepare(

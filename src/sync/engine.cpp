@@ -526,6 +526,7 @@ Result<SyncReport> Engine::run() {
     std::optional<PerSide<Delta>> delta;
   };
   std::vector<Work> work;
+  std::vector<PerSide<SideChange>> changes;  ///< of each pair in `work`
   for (const auto& p : plan->pairs) {
     ++report_.mailboxes_checked;
     auto mb = store_->mailbox(p.pair);
@@ -540,6 +541,16 @@ Result<SyncReport> Engine::run() {
       ++report_.mailboxes_skipped_unchanged;
       continue;
     }
+    PerSide<SideChange> change;
+    for (Side s : kBothSides) {
+      auto below = store_->count_side_below(p.pair, s, stored.side[s].uidnext);
+      if (!below) {
+        cleanup();
+        return below.error();
+      }
+      change[s] = side_change(stored.side[s], p.entry[s], *below);
+    }
+    changes.push_back(change);
     Work w;
     w.pair = p;
     w.report.name = canonical_of(p.name[Side::Local], ns_[Side::Local]);
@@ -547,12 +558,18 @@ Result<SyncReport> Engine::run() {
     work.push_back(std::move(w));
   }
   std::vector<MailboxInput> inputs;
-  // Without stored pairs (a first sync) no message can have moved: a pair's delta is only
-  // counted for the observer here and read again at its turn: a first sync holds one
-  // mailbox's messages at a time, not the whole account's (that read is the light one).
-  const bool keep_deltas = !no_pairs_stored_;
+  // The deltas of every changed pair are read up front only when a move is possible (without
+  // stored pairs, or when LIST-STATUS shows no side that both lost messages in one mailbox and
+  // gained some in another, none is) or when the observer shows the run's totals. Otherwise
+  // each pair is read at its turn and SELECTed twice per side instead of three times. A first
+  // sync whose totals are shown reads its pairs here only to count them, and again at their
+  // turn: it holds one mailbox's messages at a time, not the whole account's (the light read).
+  const bool totals = opt_.observer && opt_.observer->wants_run_totals();
+  const bool keep_deltas = !no_pairs_stored_ && (totals || moves_possible(changes));
   PlanTotals counted;  ///< totals of the pairs whose delta was not kept
+  const bool skip_first_read = !keep_deltas && !totals;
   for (auto& w : work) {
+    if (skip_first_read) break;
     auto raw = store_->pairs(w.pair.pair);
     if (!raw) {
       cleanup();

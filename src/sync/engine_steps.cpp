@@ -65,6 +65,31 @@ bool unchanged(const state::MailboxPair& stored, const PerSide<std::optional<Mai
   return true;
 }
 
+SideChange side_change(const state::SideState& stored, const std::optional<MailboxEntry>& e,
+                       std::size_t stored_below) {
+  SideChange c;
+  if (!e || !e->uidvalidity || !e->uidnext || !e->messages || !stored.uidvalidity.valid() ||
+      *e->uidvalidity != stored.uidvalidity || e->uidnext->value < stored.uidnext.value) {
+    return c;
+  }
+  std::uint64_t grown = e->uidnext->value - stored.uidnext.value;
+  c.may_add = grown > 0;
+  c.may_vanish = static_cast<std::uint64_t>(*e->messages) != stored_below + grown;
+  return c;
+}
+
+bool moves_possible(const std::vector<PerSide<SideChange>>& changes) {
+  for (Side s : kBothSides) {
+    for (std::size_t from = 0; from < changes.size(); ++from) {
+      if (!changes[from][s].may_vanish) continue;
+      for (std::size_t to = 0; to < changes.size(); ++to) {
+        if (to != from && changes[to][s].may_add) return true;
+      }
+    }
+  }
+  return false;
+}
+
 namespace {
 
 /// One pending intent and its candidates (resolve_intents()).

@@ -29,6 +29,21 @@ MailboxEntry to_entry(const client::ListEntry& e);
 /// True when neither side moved since the stored state (PROTOCOL.md §1.5 skip rule). A side
 /// without HIGHESTMODSEQ can have changed flags unseen: never skipped.
 bool unchanged(const state::MailboxPair& stored, const PerSide<std::optional<MailboxEntry>>& e);
+
+/// What LIST-STATUS tells about one side of a changed pair before it is read (issue 8).
+/// UIDs only grow: with `stored_below` pairs below the stored UIDNEXT, MESSAGES - stored_below
+/// == UIDNEXT - stored UIDNEXT means no message vanished (and every new UID is present).
+/// Unknown figures count as "may". Only an optimisation rests on it: a move that is not
+/// recognised is synced as an expunge plus a copy, the same end state with the body copied.
+struct SideChange {
+  bool may_vanish = true;
+  bool may_add = true;
+};
+SideChange side_change(const state::SideState& stored, const std::optional<MailboxEntry>& e,
+                       std::size_t stored_below);
+/// Whether a move is possible among pairs whose sides changed as `changes` say: on one side,
+/// a pair that may have lost messages and another that may have gained some.
+bool moves_possible(const std::vector<PerSide<SideChange>>& changes);
 /// Fetches body hashes of the given UIDs of one mailbox, per side (body_hashes.hpp).
 using HashFetch = std::function<Result<BodyHashes>(const PerSide<std::vector<Uid>>&)>;
 

@@ -159,6 +159,8 @@ class StateStore {
   Status for_each_pair(MailboxPairId id, const std::function<Status(const MessagePair&)>& fn);
   Result<std::optional<MessagePair>> find_pair(MailboxPairId id, Side side, Uid uid);
   Result<std::size_t> count_pairs(MailboxPairId id);
+  /// Pairs whose UID on `side` is set and below `below` (an index range scan).
+  Result<std::size_t> count_side_below(MailboxPairId id, Side side, Uid below);
   /// Inserts pairs; each replaces any stored pair of the mailbox sharing its local or its
   /// remote UID (so re-pairing a half pair, or recording a Copy over one, is one call).
   Status upsert_pairs(MailboxPairId id, std::span<const MessagePair> pairs);

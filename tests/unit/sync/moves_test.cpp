@@ -338,3 +338,57 @@ TEST_CASE("reconcile: recorded pairs carry each side's id, stale ids are not cop
     CHECK(rec->identity.email_id[Side::Remote] == "ER");
   }
 }
+
+// Issue 8: deltas are read up front only when LIST-STATUS leaves a move possible.
+TEST_CASE("side_change: LIST-STATUS tells whether a side lost or gained messages") {
+  state::SideState stored;
+  stored.uidvalidity = UidValidity(7);
+  stored.uidnext = Uid(101);
+  auto entry = [](std::uint32_t uv, std::uint32_t next, std::optional<std::uint32_t> messages) {
+    MailboxEntry e;
+    e.uidvalidity = UidValidity(uv);
+    e.uidnext = Uid(next);
+    e.messages = messages;
+    return e;
+  };
+  // 100 stored below UIDNEXT 101; 3 new UIDs and 3 more messages: nothing vanished.
+  SideChange grew = side_change(stored, entry(7, 104, 103), 100);
+  CHECK(grew.may_add);
+  CHECK_FALSE(grew.may_vanish);
+  // Flags only: same UIDNEXT, same count.
+  SideChange flags = side_change(stored, entry(7, 101, 100), 100);
+  CHECK_FALSE(flags.may_add);
+  CHECK_FALSE(flags.may_vanish);
+  // One expunged: one message fewer.
+  CHECK(side_change(stored, entry(7, 101, 99), 100).may_vanish);
+  // Appended 2 and expunged 1 (old or new): the count is one short of the UIDs.
+  SideChange both = side_change(stored, entry(7, 103, 101), 100);
+  CHECK(both.may_add);
+  CHECK(both.may_vanish);
+  // Unknown figures, another UIDVALIDITY, UIDNEXT going backwards: anything may have happened.
+  for (const auto& e : {entry(7, 104, std::nullopt), entry(8, 104, 103), entry(7, 90, 89)}) {
+    SideChange c = side_change(stored, e, 100);
+    CHECK(c.may_add);
+    CHECK(c.may_vanish);
+  }
+  CHECK(side_change(stored, std::nullopt, 100).may_vanish);
+}
+
+TEST_CASE("moves_possible: a side must lose messages in one mailbox and gain in another") {
+  auto pc = [](SideChange local, SideChange remote) {
+    PerSide<SideChange> p;
+    p[Side::Local] = local;
+    p[Side::Remote] = remote;
+    return p;
+  };
+  const SideChange none{false, false}, lost{true, false}, gained{false, true}, any{true, true};
+  // The bench's incremental workload: new mail on one side, expunges on the other.
+  CHECK_FALSE(moves_possible({pc(gained, lost), pc(gained, lost), pc(gained, none)}));
+  // Lost in X and gained in Y on the same side: a move may have happened.
+  CHECK(moves_possible({pc(lost, none), pc(gained, none)}));
+  CHECK(moves_possible({pc(none, lost), pc(none, any)}));
+  // Within one mailbox it is not a move.
+  CHECK_FALSE(moves_possible({pc(any, none)}));
+  CHECK_FALSE(moves_possible({pc(any, none), pc(none, gained)}));
+  CHECK_FALSE(moves_possible({}));
+}
