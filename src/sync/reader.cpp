@@ -128,10 +128,20 @@ void DeltaReader::start() {
   }
   select_ = session_.select(mailbox_, opts);
   stage_ = 1;
+  if (opts.qresync) {
+    // Pipelined with the SELECT: the new messages from the stored UIDNEXT up, without waiting
+    // for the snapshot's UIDNEXT (one round trip less per mailbox and pass, issue 8). The
+    // answer is kept only if the SELECT shows the stored state still applies (next()); what
+    // arrived at or above the snapshot's UIDNEXT is dropped in finish().
+    speculative_ = true;
+    (void)fetch_new(stored_.uidnext, Uid(0));  // never fails: it only queues
+  }
 }
 
 void DeltaReader::take_new(const imap::FetchData& m) {
-  if (!m.uid || m.uid->value >= info_.uidnext.value) return;
+  if (!m.uid) return;
+  // A speculative fetch runs before the snapshot is known: finish() bounds it.
+  if (!speculative_ && m.uid->value >= info_.uidnext.value) return;
   added_.push_back(new_message_from_fetch(m, side_));
   if (m.modseq && *m.modseq > max_seen_) max_seen_ = *m.modseq;
 }
@@ -141,7 +151,9 @@ std::uint32_t DeltaReader::exists_at_select() const {
 }
 
 bool DeltaReader::step_ready() const {
-  if (stage_ == 1) return select_.ready();
+  if (stage_ == 1) {
+    return select_.ready() && std::all_of(fetches_.begin(), fetches_.end(), [](const auto& f) { return f.ready(); });
+  }
   if (stage_ == 2) {
     for (const auto& f : fetches_) {
       if (!f.ready()) return false;
@@ -154,15 +166,18 @@ bool DeltaReader::step_ready() const {
 }
 
 Status DeltaReader::fetch_new(Uid from, Uid to_exclusive) {
-  if (to_exclusive.value <= from.value) return {};
+  // to_exclusive 0: open-ended (the speculative fetch; 4294967295 is the highest UID there
+  // can be, RFC 9051 §2.3.1.1, and unlike `*` never names a message below `from`).
+  const std::uint32_t last = to_exclusive.valid() ? to_exclusive.value - 1 : 4294967295U;
+  if (to_exclusive.valid() && to_exclusive.value <= from.value) return {};
   imap::SeqSet set;
-  set.add(from.value, to_exclusive.value - 1);
+  set.add(from.value, last);
   // UIDs above the stored UIDNEXT that are stored pairs already (the messages this run
   // appended, read again by the confirming pass) only need their flags (reconcile rule 7).
   // Not on a full scan: there the stored UIDs may belong to an old UIDVALIDITY.
   imap::SeqSet paired;
   for (auto it = std::lower_bound(stored_uids_.begin(), stored_uids_.end(), from);
-       !full_scan_ && it != stored_uids_.end() && it->value < to_exclusive.value; ++it) {
+       !full_scan_ && it != stored_uids_.end() && it->value <= last; ++it) {
     paired.add(it->value);
   }
   set.remove(paired);
@@ -248,7 +263,10 @@ Status DeltaReader::next() {
   uidvalidity_changed_ = !fresh && (info_.uidvalidity != stored_.uidvalidity ||
                                     info_.uidnext.value < stored_.uidnext.value);
   full_scan_ = fresh || uidvalidity_changed_;
-  if (full_scan_) return fetch_new(Uid(1), info_.uidnext);
+  if (full_scan_) {
+    drop_speculative();
+    return fetch_new(Uid(1), info_.uidnext);
+  }
   if (path_ != ReadPath::Plain && info_.highestmodseq < stored_.highestmodseq) {
     // RFC 7162 §3.1.2.1: HIGHESTMODSEQ never goes down for one UIDVALIDITY. It did: nothing
     // read by modseq can be trusted, so read every flag.
@@ -257,6 +275,16 @@ Status DeltaReader::next() {
   }
 
   Uid base = stored_.uidnext.valid() ? stored_.uidnext : Uid(1);
+  if (speculative_ && path_ == ReadPath::Qresync && !modseq_backwards_) {
+    // The stored state applies (same UIDVALIDITY, UIDNEXT and HIGHESTMODSEQ not backwards,
+    // QRESYNC answered): the fetch sent with the SELECT is this pass's new-message read.
+    for (auto& f : fetches_) {
+      if (auto r = std::move(f.result()); !r) return r.error().with_context("UID FETCH (new messages) in " + mailbox_);
+    }
+    fetches_.clear();
+    return {};
+  }
+  drop_speculative();
   if (auto s = fetch_new(base, info_.uidnext); !s) return s;
   if (base.value <= 1 || path_ == ReadPath::Qresync) return {};  // QRESYNC: SELECT answered
   imap::SeqSet known;
@@ -306,6 +334,15 @@ Status DeltaReader::find_vanished(Delta& d, Uid base, const std::vector<Uid>& pr
   return {};
 }
 
+void DeltaReader::drop_speculative() {
+  if (!speculative_) return;
+  // Its answers (or its error: it may have run with no mailbox selected) are not this read's.
+  speculative_ = false;
+  fetches_.clear();
+  added_.clear();
+  max_seen_ = ModSeq();
+}
+
 Result<Delta> DeltaReader::finish() {
   Delta d;
   d.snapshot.uidvalidity = info_.uidvalidity;
@@ -318,6 +355,12 @@ Result<Delta> DeltaReader::finish() {
     if (!r) return r.error().with_context("UID FETCH (new messages) in " + mailbox_);
   }
   d.added = std::move(added_);
+  if (speculative_) {
+    // Only what the snapshot covers: at or above the stored UIDNEXT, below the SELECT's.
+    std::erase_if(d.added, [&](const NewMessage& m) {
+      return m.uid.value < stored_.uidnext.value || m.uid.value >= info_.uidnext.value;
+    });
+  }
   std::sort(d.added.begin(), d.added.end(),
             [](const NewMessage& a, const NewMessage& b) { return a.uid < b.uid; });
   if (full_scan_) return d;

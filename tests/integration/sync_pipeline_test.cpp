@@ -3,8 +3,10 @@
 // arrive exactly once with its bytes, flags and date, and the next run must be a no-op.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <map>
 #include <string>
+#include <vector>
 
 #include <twinbox/imap/datetime.hpp>
 #include <twinbox/state/store.hpp>
@@ -103,7 +105,102 @@ void first_sync_identities(std::unique_ptr<TestServer> local, std::unique_ptr<Te
   CHECK(same_mail(L, R));
 }
 
+/// The protocol trace of one side of a run, one line each ("C: ..." sent, "S: ..." received).
+struct Trace {
+  std::vector<std::string> lines;
+  [[nodiscard]] std::size_t count(std::string_view prefix) const {
+    return static_cast<std::size_t>(std::count_if(lines.begin(), lines.end(), [&](const std::string& l) {
+      return l.rfind(prefix, 0) == 0;
+    }));
+  }
+  /// For every `C: <tag> SELECT <mailbox> (QRESYNC` line: whether the next command went out
+  /// before that SELECT's tagged answer came back, and was the open-ended new-message fetch.
+  [[nodiscard]] std::size_t pipelined_reads(const std::string& mailbox) const {
+    std::size_t n = 0;
+    for (std::size_t i = 0; i < lines.size(); ++i) {
+      const std::string& l = lines[i];
+      if (l.rfind("C: ", 0) != 0 || l.find(" SELECT " + mailbox + " (QRESYNC") == std::string::npos) continue;
+      std::string tag = l.substr(3, l.find(' ', 3) - 3);
+      for (std::size_t j = i + 1; j < lines.size(); ++j) {
+        if (lines[j].rfind("S: " + tag + " ", 0) == 0) break;  // answered first: not pipelined
+        if (lines[j].rfind("C: ", 0) == 0) {
+          if (lines[j].find(" UID FETCH ") != std::string::npos &&
+              lines[j].find(":4294967295 ") != std::string::npos) {
+            ++n;
+          }
+          break;
+        }
+      }
+    }
+    return n;
+  }
+};
+
+/// An incremental run with no move possible (issue 8): each changed mailbox is SELECTed twice
+/// per side (read with execution, then the confirming read), never three times, and each read
+/// sends its new-message fetch with the SELECT. A move then brings the up-front read back.
+void incremental_reads(std::unique_ptr<TestServer> local, std::unique_ptr<TestServer> remote) {
+  TempDir dir;
+  auto options = engine_options(*local, *remote, dir.file("state.db"));
+  PerSide<Trace> trace;
+  for (Side s : kBothSides) {
+    options.endpoints[s].session.trace = [&t = trace[s]](std::string_view l) { t.lines.emplace_back(l); };
+  }
+  Account L{*local};
+  Account R{*remote};
+  L.create("Other");
+  for (int i = 0; i < 20; ++i) L.append("INBOX", make_message("i" + std::to_string(i)), {}, kDate);
+  for (int i = 0; i < 5; ++i) L.append("Other", make_message("o" + std::to_string(i)), {}, kDate);
+  run_ok(options);
+  REQUIRE(same_mail(L, R));
+
+  // New mail on one side, an expunge and a flag on the other: no side both lost and gained
+  // (in different mailboxes), so no move is possible.
+  for (int i = 20; i < 23; ++i) L.append("INBOX", make_message("i" + std::to_string(i)), {}, kDate);
+  R.expunge("INBOX", {*R.find("INBOX", "i4")});
+  R.store("INBOX", *R.find("INBOX", "i5"), client::StoreMode::Add, {"\\Flagged"});
+  L.append("Other", make_message("o9"), {}, kDate);
+  for (Side s : kBothSides) trace[s].lines.clear();
+  auto r = run_ok(options);
+  INFO(describe(r));
+  CHECK(total_copied(r) == 4);
+  CHECK(total_expunged(r) == 1);
+  CHECK(total_flags(r) == 1);
+  CHECK(same_mail(L, R));
+  for (Side s : kBothSides) {
+    INFO(to_string(s));
+    CHECK(trace[s].count("C: a") > 0);
+    for (const std::string box : {"INBOX", "Other"}) {
+      INFO(box);
+      std::size_t selects = 0;
+      for (const auto& l : trace[s].lines) {
+        if (l.rfind("C: ", 0) == 0 && l.find(" SELECT " + box) != std::string::npos) ++selects;
+      }
+      CHECK(selects == 2);
+      CHECK(trace[s].pipelined_reads(box) == 2);
+    }
+  }
+  CHECK_FALSE(run_ok(options).changed());
+
+  // A move (lost in INBOX, gained in Other on one side): read up front, moved, no body copied.
+  L.move("INBOX", *L.find("INBOX", "i7"), "Other");
+  r = run_ok(options);
+  INFO(describe(r));
+  CHECK(total_moved(r) == 1);
+  CHECK(total_copied(r) == 0);
+  CHECK(same_mail(L, R));
+  CHECK_FALSE(run_ok(options).changed());
+}
+
 }  // namespace
+
+TEST_CASE("an incremental run reads each changed mailbox in one round trip per pass: embedded server") {
+  incremental_reads(TestServer::embedded(), TestServer::embedded());
+}
+
+TEST_CASE("an incremental run reads each changed mailbox in one round trip per pass: Dovecot") {
+  incremental_reads(TestServer::dovecot(), TestServer::dovecot());
+}
 
 TEST_CASE("a first sync into an empty side stores full identities: embedded server") {
   first_sync_identities(TestServer::embedded(), TestServer::embedded());

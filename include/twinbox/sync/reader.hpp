@@ -48,6 +48,11 @@
 /// A reader runs in two steps so that both sides of a pair progress at once in one Loop:
 /// start() queues SELECT; after it completes, next() queues the fetches; after those
 /// complete, finish() builds the Delta (and may wait for one confirming SEARCH).
+/// On the Qresync path with a stored state, start() also queues the new-message fetch
+/// (`UID FETCH <stored UIDNEXT>:4294967295`) in the same round trip, before the snapshot's
+/// UIDNEXT is known; next() keeps its answer when the SELECT confirms the stored state
+/// (else drops it and reads as above), finish() keeps only the UIDs below the snapshot's
+/// UIDNEXT. A changed mailbox costs one round trip per side instead of two (issue 8).
 
 #include <memory>
 #include <optional>
@@ -130,6 +135,8 @@ class DeltaReader {
   void queue_flag_read(const imap::SeqSet& known);
   /// Number of stored UIDs below `base` (stored_uids_ is sorted).
   [[nodiscard]] std::size_t stored_below(Uid base) const;
+  /// Forgets the speculative new-message fetch sent with the SELECT (start()).
+  void drop_speculative();
   /// Expunges of the Condstore/Plain paths and of stored UIDs >= base (see the header).
   Status find_vanished(Delta& d, Uid base, const std::vector<Uid>& present_old);
 
@@ -150,6 +157,7 @@ class DeltaReader {
   bool modseq_backwards_ = false;  ///< HIGHESTMODSEQ below the stored one: full flag read
   bool scan_sent_ = false;         ///< search_ covers the whole known range
   bool skip_content_identity_ = false;
+  bool speculative_ = false;  ///< fetches_ were sent with the SELECT, before its answer
   std::vector<NewMessage> added_;  ///< filled by take_new()
   ModSeq max_seen_;                ///< highest MODSEQ among added_
   int stage_ = 0;
