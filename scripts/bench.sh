@@ -31,7 +31,10 @@
 # (d) 1,000 messages moved between two mailboxes on A. After each workload the verifier
 # (scripts/bench/imapctl.py verify) compares both accounts; a tool that does not converge is
 # reported as such, not timed. The raw-copy limit (bench_rawcopy: FETCH BODY.PEEK[] from A,
-# MULTIAPPEND with LITERAL+ to B, nothing else) runs in the same loop.
+# MULTIAPPEND with LITERAL+ to B, nothing else) runs in the same loop, and so does the no-op
+# limit (bench_rawcopy --noop: LOGIN, one LIST-STATUS and LOGOUT on both servers at once, the
+# least a stateful sync can do to learn that nothing changed; its wall time is mostly
+# Dovecot's own login: a new imap-login and imap process per connection).
 #
 # Figures: wall time, user+sys CPU and peak RSS of the tool (/usr/bin/time), bytes the servers
 # received and sent (Dovecot's "Logged out in=… out=…" log lines: payload bytes, before
@@ -66,7 +69,7 @@ while (($#)); do
     --tool-timeout) TOOL_TIMEOUT=${2:?}; shift 2 ;;
     --keep) KEEP=1; shift ;;
     --no-build) NO_BUILD=1; shift ;;
-    -h | --help) sed -n '2,42p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,45p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option '$1' (see --help)" ;;
   esac
 done
@@ -385,6 +388,11 @@ for c in "${modes[@]}"; do
       cmd=$(write_config "$t" "$user" "$c")
       # shellcheck disable=SC2086
       measure "$t" initial "$user" "$c" "$r" $cmd
+      if [[ $t == raw ]]; then
+        # The no-op limit: login + one LIST-STATUS + LOGOUT on both servers at once.
+        # shellcheck disable=SC2086
+        measure raw noop "$user" "$c" "$r" $RAWCOPY --noop ${cmd#"$RAWCOPY "}
+      fi
       if [[ $t != raw ]]; then
         # shellcheck disable=SC2086
         measure "$t" noop "$user" "$c" "$r" $cmd

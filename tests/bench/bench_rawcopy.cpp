@@ -10,6 +10,12 @@
 //   bench_rawcopy HOST:PORT USER PASS HOST:PORT USER PASS
 //
 // Exit 0 when every APPEND succeeded; prints "copied N messages, B bytes".
+//
+//   bench_rawcopy --noop HOST:PORT USER PASS HOST:PORT USER PASS
+//
+// The no-op limit: the least a stateful sync can do to learn that nothing changed. On both
+// servers at once: greeting, LOGIN, one `LIST "" * RETURN (STATUS (MESSAGES UIDNEXT
+// UIDVALIDITY HIGHESTMODSEQ))` (LIST-STATUS, RFC 5819), LOGOUT; prints "listed N mailboxes".
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -174,9 +180,44 @@ std::string parse_list(const std::string& l) {
 
 }  // namespace
 
+/// --noop: both sessions advance in lock step; each request goes to both servers before
+/// either answer is read, so the two servers work at the same time.
+int noop_limit(char** argv) {
+  int fd[2] = {connect_to(argv[0]), connect_to(argv[3])};
+  Reader r0(fd[0]);
+  Reader r1(fd[1]);
+  Reader* r[2] = {&r0, &r1};
+  for (int i = 0; i < 2; ++i) {
+    std::string greeting = r[i]->line();
+    if (greeting.rfind("* OK", 0) != 0) die("bad greeting: " + greeting);
+  }
+  for (int i = 0; i < 2; ++i) {
+    write_all(fd[i], "L LOGIN " + quote(argv[1 + 3 * i]) + " " + quote(argv[2 + 3 * i]) + "\r\n");
+  }
+  for (int i = 0; i < 2; ++i) await(*r[i], "L");
+  for (int i = 0; i < 2; ++i) {
+    write_all(fd[i], "S LIST \"\" * RETURN (STATUS (MESSAGES UIDNEXT UIDVALIDITY HIGHESTMODSEQ))\r\n");
+  }
+  std::size_t listed = 0;
+  for (int i = 0; i < 2; ++i) {
+    std::vector<std::string> lines;
+    await(*r[i], "S", &lines);
+    for (const auto& l : lines) listed += l.rfind("* STATUS ", 0) == 0 ? 1 : 0;
+  }
+  for (int i = 0; i < 2; ++i) write_all(fd[i], "Z LOGOUT\r\n");
+  for (int i = 0; i < 2; ++i) {
+    await(*r[i], "Z");
+    ::close(fd[i]);
+  }
+  std::printf("listed %zu mailboxes\n", listed);
+  return 0;
+}
+
 int main(int argc, char** argv) {
+  if (argc == 8 && std::string_view(argv[1]) == "--noop") return noop_limit(argv + 2);
   if (argc != 7) {
-    std::fprintf(stderr, "usage: bench_rawcopy HOST:PORT USER PASS HOST:PORT USER PASS\n");
+    std::fprintf(stderr,
+                 "usage: bench_rawcopy [--noop] HOST:PORT USER PASS HOST:PORT USER PASS\n");
     return 1;
   }
   int src = connect_to(argv[1]);
