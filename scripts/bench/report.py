@@ -203,8 +203,9 @@ def main():
         doc["ratios"][name] = rat
         if rat:
             print("ratios twinbox/peer (wall time; < 1 means twinbox is faster):")
+            fmt = lambda x: "-" if x is None else f"{x:.2f}"  # noqa: E731 (a zero divisor)
             for k, v in sorted(rat.items()):
-                print(f"  {k:<24} wall {v['wall']:.2f}  cpu {v['cpu']:.2f}" +
+                print(f"  {k:<24} wall {fmt(v['wall'])}  cpu {fmt(v['cpu'])}" +
                       (f"  bytes {v['bytes']:.2f}" if v["bytes"] is not None else ""))
     print()
     print("targets (compression off):")
