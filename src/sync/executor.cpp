@@ -103,12 +103,18 @@ Status Executor::execute(const MailboxWork& work, const Plan& plan, PerSide<Coun
     }
     if (auto st = store_.upsert_pairs(work.id, pairs); !st) return st;
   }
+  // The flag stores go out first and are answered while the copies run: they touch only
+  // paired messages, the copies only new ones.
+  auto pending = queue_stores(work, stores);
+  std::vector<PerSide<Uid>> failed;
   for (Side s : kBothSides) {
     if (copies[s].empty()) continue;
-    if (auto st = copy_direction(work, s, copies[s], counts); !st) return st;
+    if (auto st = copy_direction(work, s, copies[s], counts); !st) {
+      (void)finish_stores(work, *pending, failed, counts);  // no store left in flight
+      return st;
+    }
   }
-  std::vector<PerSide<Uid>> failed;
-  if (auto st = run_stores(work, stores, failed, counts); !st) return st;
+  if (auto st = finish_stores(work, *pending, failed, counts); !st) return st;
   if (auto st = run_expunges(work, expunges, counts); !st) return st;
 
   auto txn = store_.begin();
@@ -145,9 +151,7 @@ Status Executor::execute(const MailboxWork& work, const Plan& plan, PerSide<Coun
   return txn->commit();
 }
 
-Status Executor::run_stores(const MailboxWork& work, const std::vector<StoreFlags>& stores,
-                            std::vector<PerSide<Uid>>& failed, PerSide<Counts>& counts) {
-  if (stores.empty()) return {};
+struct Executor::PendingStores {
   struct Group {
     Side side;
     client::StoreMode mode;
@@ -155,7 +159,25 @@ Status Executor::run_stores(const MailboxWork& work, const std::vector<StoreFlag
     ModSeq since;
     std::vector<Uid> uids;
   };
+  struct Sent {
+    const Group* group;
+    client::Pending<client::StoreResult> pending;
+  };
   std::map<std::string, Group> groups;
+  std::vector<Sent> sent;
+};
+
+Status Executor::run_stores(const MailboxWork& work, const std::vector<StoreFlags>& stores,
+                            std::vector<PerSide<Uid>>& failed, PerSide<Counts>& counts) {
+  auto pending = queue_stores(work, stores);
+  return finish_stores(work, *pending, failed, counts);
+}
+
+std::unique_ptr<Executor::PendingStores> Executor::queue_stores(const MailboxWork& work,
+                                                                const std::vector<StoreFlags>& stores) {
+  auto out = std::make_unique<PendingStores>();
+  if (stores.empty()) return out;
+  auto& groups = out->groups;
   PerSide<FlagLookup> lookup{{FlagLookup(work, Side::Local), FlagLookup(work, Side::Remote)}};
   for (const auto& s : stores) {
     bool cas = work.caps[s.side].condstore && s.unchanged_since.value > 0;
@@ -181,18 +203,18 @@ Status Executor::run_stores(const MailboxWork& work, const std::vector<StoreFlag
       if (!s.change.remove.empty()) add_to(client::StoreMode::Remove, s.change.remove);
     }
   }
-  struct Sent {
-    const Group* group;
-    client::Pending<client::StoreResult> pending;
-  };
-  std::vector<Sent> sent;
   for (const auto& [key, g] : groups) {
     crash_point("IMAP UID STORE");
     std::optional<ModSeq> since;
     if (g.since.value > 0) since = g.since;
-    sent.push_back({&g, sessions_[g.side]->uid_store(uid_set(g.uids), g.mode, to_flagset(g.flags), since)});
+    out->sent.push_back({&g, sessions_[g.side]->uid_store(uid_set(g.uids), g.mode, to_flagset(g.flags), since)});
   }
-  for (auto& s : sent) {
+  return out;
+}
+
+Status Executor::finish_stores(const MailboxWork& work, PendingStores& pending,
+                               std::vector<PerSide<Uid>>& failed, PerSide<Counts>& counts) {
+  for (auto& s : pending.sent) {
     auto r = wait(s.pending);
     if (!r) return r.error().with_context("UID STORE in " + work.name[s.group->side]);
     for (Uid u : s.group->uids) {

@@ -23,7 +23,7 @@ const std::string kDate = "05-Apr-2026 09:15:00 +0200";
 void copy_many_batches(std::unique_ptr<TestServer> local, std::unique_ptr<TestServer> remote) {
   TempDir dir;
   auto options = engine_options(*local, *remote, dir.file("state.db"));
-  options.copy_window = 64u << 10;  // batches of 16 KiB, about four in flight
+  options.copy_window = 64u << 10;  // batches of 32 KiB: 120 messages in dozens of batches
   Account L{*local};
   Account R{*remote};
   for (int i = 0; i < 120; ++i) {
@@ -179,6 +179,26 @@ void incremental_reads(std::unique_ptr<TestServer> local, std::unique_ptr<TestSe
       CHECK(selects == 2);
       CHECK(trace[s].pipelined_reads(box) == 2);
     }
+  }
+  // The flag store on the local side (the source of the copies) went out before the copies'
+  // FETCH, so that its answer costs no round trip of its own.
+  {
+    const auto& l = trace[Side::Local].lines;
+    auto sent = [](const std::string& x, std::string_view what) {
+      return x.rfind("C: ", 0) == 0 && x.find(what) != std::string::npos;
+    };
+    auto store = std::find_if(l.begin(), l.end(), [&](const std::string& x) { return sent(x, " UID STORE "); });
+    REQUIRE(store != l.end());
+    CHECK(store->find("\\Deleted") == std::string::npos);  // the flag store, not the expunge's
+    // Between this mailbox's SELECT and the store: no body fetch; after it, before the next
+    // SELECT: the copy's body fetch.
+    auto select = std::find_if(std::make_reverse_iterator(store), l.rend(),
+                               [&](const std::string& x) { return sent(x, " SELECT "); });
+    REQUIRE(select != l.rend());
+    CHECK(select->find(" SELECT INBOX ") != std::string::npos);
+    CHECK(std::none_of(select.base(), store, [&](const std::string& x) { return sent(x, "BODY.PEEK[])"); }));
+    auto next_select = std::find_if(store, l.end(), [&](const std::string& x) { return sent(x, " SELECT "); });
+    CHECK(std::any_of(store, next_select, [&](const std::string& x) { return sent(x, "BODY.PEEK[])"); }));
   }
   CHECK_FALSE(run_ok(options).changed());
 

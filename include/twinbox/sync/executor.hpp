@@ -21,11 +21,14 @@
 ///   `UID STORE set (UNCHANGEDSINCE m) FLAGS.SILENT (result)` per identical result (a
 ///   compare-and-set, so a replace is safe); elsewhere `+FLAGS.SILENT` / `-FLAGS.SILENT`
 ///   deltas. A UID in [MODIFIED] keeps its old base: the next run re-reads and re-merges.
+///   The stores are sent before the copies and waited for after them (they concern paired
+///   messages only, the copies new ones), so their answers cost no round trip of their own.
 /// - Expunges: `UID STORE +FLAGS.SILENT (\Deleted)` then `UID EXPUNGE` of exactly those UIDs;
 ///   without UIDPLUS only the STORE (Counts::marked; never a plain EXPUNGE).
 /// - State: pairs, bases and forgotten pairs in one transaction after the server work.
 
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -82,6 +85,12 @@ class Executor {
                         PerSide<Counts>& counts);
   Status run_stores(const MailboxWork& work, const std::vector<StoreFlags>& stores,
                     std::vector<PerSide<Uid>>& failed_pairs, PerSide<Counts>& counts);
+  /// run_stores() in two halves: the UID STOREs go out (grouped) and are waited for later, so
+  /// that execute() overlaps them with the copies (one round trip less per mailbox).
+  struct PendingStores;
+  std::unique_ptr<PendingStores> queue_stores(const MailboxWork& work, const std::vector<StoreFlags>& stores);
+  Status finish_stores(const MailboxWork& work, PendingStores& sent, std::vector<PerSide<Uid>>& failed_pairs,
+                       PerSide<Counts>& counts);
   Status run_expunges(const MailboxWork& work, const std::vector<Expunge>& expunges,
                       PerSide<Counts>& counts);
 
