@@ -80,12 +80,15 @@ SideChange side_change(const state::SideState& stored, const std::optional<Mailb
 
 bool moves_possible(const std::vector<PerSide<SideChange>>& changes) {
   for (Side s : kBothSides) {
-    for (std::size_t from = 0; from < changes.size(); ++from) {
-      if (!changes[from][s].may_vanish) continue;
-      for (std::size_t to = 0; to < changes.size(); ++to) {
-        if (to != from && changes[to][s].may_add) return true;
-      }
+    // One pass: the pairs that may have lost messages and those that may have gained some.
+    // A move needs one of each that are not the same pair.
+    std::size_t lost = 0, gained = 0, both = 0;
+    for (const auto& c : changes) {
+      lost += c[s].may_vanish ? 1 : 0;
+      gained += c[s].may_add ? 1 : 0;
+      both += c[s].may_vanish && c[s].may_add ? 1 : 0;
     }
+    if (lost > 0 && gained > 0 && !(lost == 1 && gained == 1 && both == 1)) return true;
   }
   return false;
 }
