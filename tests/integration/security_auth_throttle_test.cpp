@@ -15,32 +15,15 @@
 #include <twinbox/net/tcp.hpp>
 #include <twinbox/server/server.hpp>
 
+#include "support/running_server.hpp"
+
 using namespace twinbox;
 using namespace twinbox::server;
 using namespace std::chrono_literals;
 
 namespace {
 
-struct Running {
-  std::unique_ptr<Server> server;
-  std::uint16_t port = 0;
-  std::thread loop;
-  explicit Running(const Options& opt) {
-    auto s = Server::create(opt);
-    REQUIRE(s);
-    server = std::move(*s);
-    auto p = server->start();
-    REQUIRE(p);
-    port = *p;
-    loop = std::thread([this] { (void)server->run(); });
-  }
-  ~Running() {
-    server->stop();
-    loop.join();
-  }
-  Running(const Running&) = delete;
-  Running& operator=(const Running&) = delete;
-};
+using Running = twinbox::test::RunningServer;
 
 /// A client connected to 127.0.0.1:port from the loopback address `from`.
 struct Client {

@@ -12,29 +12,14 @@
 #include <twinbox/net/tcp.hpp>
 #include <twinbox/server/server.hpp>
 
+#include "support/running_server.hpp"
+
 using namespace twinbox;
 using namespace twinbox::server;
 
 namespace {
 
-struct Running {
-  std::unique_ptr<Server> server;
-  std::uint16_t port = 0;
-  std::thread loop;
-  explicit Running(Options opt) {
-    auto s = Server::create(opt);
-    REQUIRE(s);
-    server = std::move(*s);
-    auto p = server->start();
-    REQUIRE(p);
-    port = *p;
-    loop = std::thread([this] { (void)server->run(); });
-  }
-  ~Running() {
-    server->stop();
-    loop.join();
-  }
-};
+using Running = twinbox::test::RunningServer;
 
 struct Client {
   net::StreamPtr s;
