@@ -275,12 +275,12 @@ Status DeltaReader::next() {
   }
 
   Uid base = stored_.uidnext.valid() ? stored_.uidnext : Uid(1);
-  if (speculative_ && path_ == ReadPath::Qresync && !modseq_backwards_) {
-    // The stored state applies (same UIDVALIDITY, UIDNEXT and HIGHESTMODSEQ not backwards,
-    // QRESYNC answered): the fetch sent with the SELECT is this pass's new-message read.
-    for (auto& f : fetches_) {
-      if (auto r = std::move(f.result()); !r) return r.error().with_context("UID FETCH (new messages) in " + mailbox_);
-    }
+  // The stored state applies (same UIDVALIDITY, UIDNEXT and HIGHESTMODSEQ not backwards,
+  // QRESYNC answered) and the server took the open-ended range: the fetch sent with the
+  // SELECT is this pass's new-message read. A server refusing the range (NO or BAD) gets the
+  // bounded fetch below instead; a lost connection fails that one too.
+  const bool spec_ok = std::all_of(fetches_.begin(), fetches_.end(), [](const auto& f) { return f.result().has_value(); });
+  if (speculative_ && path_ == ReadPath::Qresync && !modseq_backwards_ && spec_ok) {
     fetches_.clear();
     return {};
   }

@@ -194,6 +194,44 @@ TEST_CASE("HIGHESTMODSEQ going backwards loses no flag change") {
   CHECK(!r.changed());
 }
 
+TEST_CASE("a server refusing the open-ended new-message fetch is read the bounded way") {
+  // The QRESYNC reader sends UID FETCH <stored UIDNEXT>:4294967295 with its SELECT (issue 8).
+  // A server answering it BAD must not stop the mailbox: the reader falls back to the fetch
+  // bounded by the SELECT's UIDNEXT.
+  Pair p;
+  p.seed(p.L, "INBOX", "m", 3);
+  run_ok(p.options);
+  p.R.append("INBOX", body_of("r0"), {}, kDate);
+  p.L.append("INBOX", body_of("l0"), {}, kDate);
+  int refused = 0;
+  bool after_select = false;
+  FaultProxy proxy(p.remote->endpoint().port,
+                   rewrite([&](std::string_view line) -> std::optional<std::string> {
+                     std::string l(line);
+                     // Tagged answers only (not untagged lines, nor the rest of a FETCH line
+                     // after a literal).
+                     static const std::regex tagged(R"(^a\d+ )");
+                     if (!std::regex_search(l, tagged)) return l;
+                     if (l.find(" OK [READ-WRITE] Select completed") != std::string::npos) {
+                       after_select = true;
+                       return l;
+                     }
+                     if (!after_select) return l;
+                     after_select = false;  // the next tagged answer: the speculative fetch's
+                     ++refused;
+                     return l.substr(0, l.find(' ')) + " BAD range refused";
+                   }));
+  std::string log;
+  auto r = hostile_run(p.via(proxy), &log);
+  INFO(log);
+  REQUIRE(r);
+  CHECK(refused >= 1);
+  CHECK(total_copied(*r) == 2);
+  for (const auto& m : r->mailboxes) CHECK_MESSAGE(m.error.empty(), m.name << ": " << m.error);
+  CHECK(same_mail(p.L, p.R));
+  CHECK_FALSE(run_ok(p.options).changed());
+}
+
 TEST_CASE("a FETCH for a UID outside the range asked changes nothing") {
   Pair p;
   p.seed(p.L, "INBOX", "m", 3);
