@@ -381,13 +381,13 @@ Status Engine::sync_pair(const PairToSync& p, MailboxReport& rep, std::optional<
     auto mb = store_->mailbox(p.pair);
     if (!mb) return mb.error();
     state::MailboxPair stored = mb->value_or(state::MailboxPair{});
-    auto raw = store_->pairs(p.pair);
-    if (!raw) return raw.error();
+    auto loaded = load_stored(*store_, p.pair);
+    if (!loaded) return loaded.error();
     MailboxWork work;
     work.id = p.pair;
     work.name = p.name;
     work.display = rep.name;
-    work.stored = load_stored(*raw);
+    work.stored = std::move(*loaded);
     work.caps = caps();
     if (first) {
       work.delta = std::move(*first);
@@ -413,9 +413,10 @@ Status Engine::sync_pair(const PairToSync& p, MailboxReport& rep, std::optional<
       };
       if (auto st = resolve_intents(*store_, p.pair, work.delta, work.stored, hashes); !st) return st;
       if (auto st = learn_email_ids(*store_, p.pair, work.delta, work.stored); !st) return st;
-      raw = store_->pairs(p.pair);
-      if (!raw) return raw.error();
-      work.stored = load_stored(*raw);
+      work.stored = {};  // freed before it is read again
+      loaded = load_stored(*store_, p.pair);
+      if (!loaded) return loaded.error();
+      work.stored = std::move(*loaded);
     }
     // Look-alike groups are confirmed by body hashes (nothing is fetched when none).
     if (auto st = fill_ambiguous_hashes(
@@ -424,8 +425,12 @@ Status Engine::sync_pair(const PairToSync& p, MailboxReport& rep, std::optional<
         !st) {
       return st;
     }
-    ReconcileInput in{work.stored, work.delta, work.caps, opt_.policy};
+    // Lent to the reconciler, not copied (a large mailbox's pairs and deltas are the bulk of
+    // the run's memory), and taken back for the executor.
+    ReconcileInput in{std::move(work.stored), std::move(work.delta), work.caps, opt_.policy};
     Plan plan = reconcile(in);
+    work.stored = std::move(in.stored);
+    work.delta = std::move(in.delta);
     if (pass == 0 && opt_.observer) opt_.observer->mailbox_started(rep.name, totals_of(plan));
     if (skips_mailbox(plan)) {
       for (const auto& a : plan.actions) {
@@ -570,17 +575,17 @@ Result<SyncReport> Engine::run() {
   const bool skip_first_read = !keep_deltas && !totals;
   for (auto& w : work) {
     if (skip_first_read) break;
-    auto raw = store_->pairs(w.pair.pair);
-    if (!raw) {
+    auto loaded = load_stored(*store_, w.pair.pair);
+    if (!loaded) {
       cleanup();
-      return raw.error();
+      return loaded.error();
     }
     auto mb = store_->mailbox(w.pair.pair);
     if (!mb) {
       cleanup();
       return mb.error();
     }
-    StoredMailbox stored = load_stored(*raw);
+    StoredMailbox stored = std::move(*loaded);
     auto d = read_deltas(w.pair, mb->value_or(state::MailboxPair{}), stored);
     if (!d) {
       if (d.error().scope == Scope::Connection || d.error().scope == Scope::Fatal) {
@@ -595,8 +600,9 @@ Result<SyncReport> Engine::run() {
       if (opt_.observer) counted += totals_of(one);
       continue;
     }
-    w.delta = std::move(*d);
-    inputs.push_back({w.pair.pair, ReconcileInput{std::move(stored), *w.delta, caps(), opt_.policy}});
+    // Held once, in `inputs`, for the move pass; handed back to `w.delta` after it.
+    w.delta.emplace();
+    inputs.push_back({w.pair.pair, ReconcileInput{std::move(stored), std::move(*d), caps(), opt_.policy}});
   }
 
   // Moves: only when both sides return COPYUID, so every moved message's new UID is known.
@@ -642,17 +648,18 @@ Result<SyncReport> Engine::run() {
       // The mutated inputs are the deltas of the passes below (totals first: they are moved).
       if (opt_.observer) opt_.observer->run_planned(totals_of(inputs));
       planned = true;
-      for (auto& w : work) {
-        for (auto& in : inputs) {
-          if (in.mailbox == w.pair.pair && w.delta) w.delta = std::move(in.input.delta);
-        }
-      }
     }
   }
   if (opt_.observer && !planned) {
     PlanTotals t = totals_of(inputs);
     t += counted;
     opt_.observer->run_planned(t);
+  }
+  // The deltas (mutated by the moves, if any) go back to their pairs.
+  for (auto& w : work) {
+    for (auto& in : inputs) {
+      if (in.mailbox == w.pair.pair && w.delta) w.delta = std::move(in.input.delta);
+    }
   }
   // Copies of every pair's stored state and delta: not needed past the moves (memory grows
   // with the number of messages).

@@ -11,12 +11,16 @@ MessageIdentity from_state(const state::ContentIdentity& c) {
   return {c.message_id, c.size, c.internaldate, c.sha256, c.email_id};
 }
 
-StoredMailbox load_stored(const std::vector<state::MessagePair>& pairs) {
+Result<StoredMailbox> load_stored(state::StateStore& store, state::MailboxPairId id) {
   StoredMailbox m;
-  m.pairs.reserve(pairs.size());
-  for (const auto& p : pairs) {
+  auto n = store.count_pairs(id);
+  if (!n) return n.error();
+  m.pairs.reserve(*n);
+  auto st = store.for_each_pair(id, [&](const state::MessagePair& p) -> Status {
     m.pairs.push_back({p.uid, parse_flags(p.base_flags), from_state(p.identity)});
-  }
+    return {};
+  });
+  if (!st) return st.error();
   return m;
 }
 

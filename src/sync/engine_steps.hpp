@@ -20,8 +20,9 @@
 namespace twinbox::sync {
 
 MessageIdentity from_state(const state::ContentIdentity& c);
-/// The stored pairs of a mailbox in the reconciler's form.
-StoredMailbox load_stored(const std::vector<state::MessagePair>& pairs);
+/// The stored pairs of a mailbox in the reconciler's form, read straight from the state (no
+/// intermediate vector of state rows: a mailbox's pairs are held once, not twice).
+Result<StoredMailbox> load_stored(state::StateStore& store, state::MailboxPairId id);
 /// '/'-joined canonical name of a wire name (the wire name itself when it cannot be mapped).
 std::string canonical_of(const std::string& wire, const Namespace& ns);
 /// A LIST (+ LIST-STATUS) answer as the mailbox-list sync sees it.

@@ -50,18 +50,50 @@ void print_pair(std::ostream& os, const PerSide<Uid>& u) {
 }  // namespace
 
 void sort_plan(Plan& plan) {
-  // Decorate once: to_string() is the tie-breaker that makes the order total.
-  std::vector<std::tuple<std::size_t, Side, Uid, std::string, std::size_t>> keys;
-  keys.reserve(plan.actions.size());
-  for (std::size_t i = 0; i < plan.actions.size(); ++i) {
-    SortKey k = key_of(plan.actions[i]);
-    keys.emplace_back(k.kind, k.side, k.uid, to_string(plan.actions[i]), i);
+  // Order by (kind, side, uid); to_string() breaks the rare ties, so it is computed for tied
+  // actions only. The permutation is then applied in place: a large mailbox's plan is held
+  // once, not twice (the memory peak of a first sync).
+  auto& acts = plan.actions;
+  std::vector<std::pair<SortKey, std::size_t>> keys;
+  keys.reserve(acts.size());
+  for (std::size_t i = 0; i < acts.size(); ++i) keys.emplace_back(key_of(acts[i]), i);
+  auto same = [](const SortKey& a, const SortKey& b) {
+    return a.kind == b.kind && a.side == b.side && a.uid == b.uid;
+  };
+  auto less = [](const SortKey& a, const SortKey& b) {
+    return std::tie(a.kind, a.side, a.uid) < std::tie(b.kind, b.side, b.uid);
+  };
+  std::sort(keys.begin(), keys.end(), [&](const auto& a, const auto& b) {
+    return less(a.first, b.first) || (!less(b.first, a.first) && a.second < b.second);
+  });
+  for (std::size_t lo = 0; lo < keys.size();) {
+    std::size_t hi = lo + 1;
+    while (hi < keys.size() && same(keys[lo].first, keys[hi].first)) ++hi;
+    if (hi - lo > 1) {
+      std::vector<std::pair<std::string, std::size_t>> tied;
+      for (std::size_t j = lo; j < hi; ++j) tied.emplace_back(to_string(acts[keys[j].second]), keys[j].second);
+      std::sort(tied.begin(), tied.end());
+      for (std::size_t j = lo; j < hi; ++j) keys[j].second = tied[j - lo].second;
+    }
+    lo = hi;
   }
-  std::sort(keys.begin(), keys.end());
-  std::vector<Action> sorted;
-  sorted.reserve(plan.actions.size());
-  for (const auto& k : keys) sorted.push_back(std::move(plan.actions[std::get<4>(k)]));
-  plan.actions = std::move(sorted);
+  // Position j receives the action now at keys[j].second: follow each cycle once.
+  std::vector<std::size_t> from(keys.size());
+  for (std::size_t j = 0; j < keys.size(); ++j) from[j] = keys[j].second;
+  keys = {};
+  for (std::size_t start = 0; start < from.size(); ++start) {
+    if (from[start] == start) continue;
+    Action held = std::move(acts[start]);
+    std::size_t j = start;
+    while (from[j] != start) {
+      std::size_t next = from[j];
+      acts[j] = std::move(acts[next]);
+      from[j] = j;
+      j = next;
+    }
+    acts[j] = std::move(held);
+    from[j] = j;
+  }
 }
 
 Action mirror(const Action& action) {

@@ -282,7 +282,7 @@ TEST_CASE("learn_email_ids: ids reported for paired messages are stored") {
   p.uid = {{Uid(1), Uid(10)}};
   p.identity.email_id[Side::Local] = "L1";
   REQUIRE(st.store->upsert_pairs(st.box, std::vector<state::MessagePair>{p}));
-  StoredMailbox stored = load_stored(*st.store->pairs(st.box));
+  StoredMailbox stored = *load_stored(*st.store, st.box);
   PerSide<Delta> d;
   NewMessage again{Uid(10), {}, {}};
   again.identity.email_id[Side::Remote] = "R10";
