@@ -445,6 +445,16 @@ Status Engine::sync_pair(const PairToSync& p, MailboxReport& rep, std::optional<
       if (auto st = exec.store_flags(work, follow_up, rep.to); !st) return st;
       follow_up.clear();
     }
+    // The executor reads the deltas' flags only for flag stores (FlagLookup). Without any, the
+    // new messages live on in the plan's copies alone: a first sync holds them once.
+    bool stores = std::any_of(plan.actions.begin(), plan.actions.end(),
+                              [](const Action& a) { return std::holds_alternative<StoreFlags>(a); });
+    if (!stores) {
+      for (Side s : kBothSides) {
+        decltype(Delta::added)().swap(work.delta[s].added);  // `= {}` would keep the capacity
+        decltype(Delta::changed)().swap(work.delta[s].changed);
+      }
+    }
     if (!plan.empty()) {
       if (auto st = exec.execute(work, plan, rep.to); !st) return st;
     }

@@ -347,6 +347,7 @@ class Reconciler {
       plan_.actions.emplace_back(RecordPair{uid, result, std::move(id)});
       for (Side s : kBothSides) store(s, uid[s], cur[s], result);
     }
+    plan_.actions.reserve(plan_.actions.size() + fresh_[Side::Local].size() + fresh_[Side::Remote].size());
     for (Side s : kBothSides) {
       for (std::size_t i = 0; i < fresh_[s].size(); ++i) {
         if (used[s][i]) continue;
