@@ -68,8 +68,12 @@ class Engine {
   /// SUBSCRIBE / UNSUBSCRIBE of the merged subscriptions, pipelined on both sides. A failure
   /// is a problem in the report; the pair's base then keeps the failing side's state.
   void apply_subscriptions(MailboxListPlan& plan);
+  /// `limit`: per side, read new messages below this UID only (DeltaReader::limit_new);
+  /// invalid = all.
   Result<PerSide<Delta>> read_deltas(const PairToSync& p, const state::MailboxPair& stored,
-                                     const StoredMailbox& pairs);
+                                     const StoredMailbox& pairs, PerSide<Uid> limit = {});
+  /// Per side, the UIDs one pass reads new messages from (0 = all at once): see sync_pair.
+  Result<PerSide<std::uint64_t>> new_windows(const PairToSync& p, const state::MailboxPair& stored);
   Status sync_pair(const PairToSync& p, MailboxReport& rep, std::optional<PerSide<Delta>> first,
                    std::vector<StoreFlags> follow_up, bool moved);
   PerSide<Caps> caps() const;
@@ -335,8 +339,38 @@ void Engine::apply_subscriptions(MailboxListPlan& plan) {
   }
 }
 
+Result<PerSide<std::uint64_t>> Engine::new_windows(const PairToSync& p, const state::MailboxPair& stored) {
+  PerSide<std::uint64_t> span{};
+  if (opt_.new_per_pass == 0 || opt_.dry_run) return span;
+  auto intents = store_->intents(p.pair);
+  if (!intents) return intents.error();
+  if (!intents->empty()) return span;  // resolved against the target's new messages: all of them
+  PerSide<std::size_t> below{};
+  PerSide<bool> quiet{};  ///< nothing on that side can pair with the other's new messages
+  for (Side s : kBothSides) {
+    auto n = store_->count_side_below(p.pair, s, stored.side[s].uidnext);
+    if (!n) return n.error();
+    below[s] = *n;
+    const auto& e = p.entry[s];
+    // Created this run, empty, or nothing new since the stored state (its messages below the
+    // stored UIDNEXT were read by earlier runs: paired or copied already).
+    quiet[s] = !e || (e->messages && *e->messages == 0) || !side_change(stored.side[s], e, *n).may_add;
+  }
+  for (Side s : kBothSides) {
+    const auto& e = p.entry[s];
+    if (!quiet[other(s)] || !e || !e->uidnext || !e->messages) continue;
+    const std::uint64_t base = std::max<std::uint32_t>(stored.side[s].uidnext.value, 1);
+    if (e->uidnext->value <= base) continue;
+    const std::uint64_t fresh = *e->messages > below[s] ? *e->messages - below[s] : 0;
+    if (fresh <= opt_.new_per_pass) continue;
+    const std::uint64_t windows = (fresh + opt_.new_per_pass - 1) / opt_.new_per_pass;
+    span[s] = (e->uidnext->value - base + windows - 1) / windows;
+  }
+  return span;
+}
+
 Result<PerSide<Delta>> Engine::read_deltas(const PairToSync& p, const state::MailboxPair& stored,
-                                           const StoredMailbox& pairs) {
+                                           const StoredMailbox& pairs, PerSide<Uid> limit) {
   PerSide<std::unique_ptr<DeltaReader>> r;
   for (Side s : kBothSides) {
     std::vector<Uid> uids;
@@ -344,6 +378,7 @@ Result<PerSide<Delta>> Engine::read_deltas(const PairToSync& p, const state::Mai
       if (sp.uid[s].valid()) uids.push_back(sp.uid[s]);
     }
     r[s] = std::make_unique<DeltaReader>(*sessions_[s], s, p.name[s], stored.side[s], std::move(uids));
+    if (limit[s].valid()) r[s]->limit_new(limit[s]);
     r[s]->start();
   }
   auto both = [&] { return r[Side::Local]->step_ready() && r[Side::Remote]->step_ready(); };
@@ -357,7 +392,9 @@ Result<PerSide<Delta>> Engine::read_deltas(const PairToSync& p, const state::Mai
     light = intents && intents->empty();
   }
   for (Side s : kBothSides) {
-    if (light && r[other(s)]->exists_at_select() == 0) r[s]->skip_content_identity();
+    // A windowed side's new messages all go to a side where nothing can pair with them (its
+    // new messages are this run's copies): read light as well.
+    if ((light && r[other(s)]->exists_at_select() == 0) || limit[s].valid()) r[s]->skip_content_identity();
   }
   for (Side s : kBothSides) {
     if (auto st = r[s]->next(); !st) return st.error().with_context(std::string(to_string(s)) + " side");
@@ -377,10 +414,33 @@ Status Engine::sync_pair(const PairToSync& p, MailboxReport& rep, std::optional<
   Executor exec({{sessions_[Side::Local].get(), sessions_[Side::Remote].get()}}, loop_, *store_, opt_);
   // Read, reconcile, execute; then read again to confirm that what is left are our own echoes
   // and to store the post-sync state, so that the next run is a no-op (bounded: 3 passes).
-  for (int pass = 0; pass < 3; ++pass) {
+  // A side with more than new_per_pass new messages, whose other side has nothing new, is
+  // read and copied in UID windows of about that many messages, one per pass: each window's
+  // snapshot is stored like a whole one, so memory stays flat in the mailbox's size and an
+  // interrupted run resumes at the window it was in (one more pass per window).
+  PerSide<std::uint64_t> span{};
+  if (!first) {
+    auto mb = store_->mailbox(p.pair);
+    if (!mb) return mb.error();
+    auto w = new_windows(p, mb->value_or(state::MailboxPair{}));
+    if (!w) return w.error();
+    span = *w;
+  }
+  int passes = 3;
+  for (Side s : kBothSides) {
+    if (span[s] > 0 && p.entry[s] && p.entry[s]->uidnext) {
+      passes += static_cast<int>(std::min<std::uint64_t>(p.entry[s]->uidnext->value / span[s] + 1, 1u << 20));
+    }
+  }
+  for (int pass = 0; pass < passes; ++pass) {
     auto mb = store_->mailbox(p.pair);
     if (!mb) return mb.error();
     state::MailboxPair stored = mb->value_or(state::MailboxPair{});
+    PerSide<Uid> limit;
+    for (Side s : kBothSides) {
+      const std::uint64_t end = std::max<std::uint32_t>(stored.side[s].uidnext.value, 1) + span[s];
+      if (span[s] > 0 && end <= 4294967295U) limit[s] = Uid(static_cast<std::uint32_t>(end));
+    }
     auto loaded = load_stored(*store_, p.pair);
     if (!loaded) return loaded.error();
     MailboxWork work;
@@ -393,7 +453,7 @@ Status Engine::sync_pair(const PairToSync& p, MailboxReport& rep, std::optional<
       work.delta = std::move(*first);
       first.reset();
     } else {
-      auto d = read_deltas(p, stored, work.stored);
+      auto d = read_deltas(p, stored, work.stored, limit);
       if (!d) return d.error();
       work.delta = std::move(*d);
     }
@@ -431,7 +491,19 @@ Status Engine::sync_pair(const PairToSync& p, MailboxReport& rep, std::optional<
     Plan plan = reconcile(in);
     work.stored = std::move(in.stored);
     work.delta = std::move(in.delta);
-    if (pass == 0 && opt_.observer) opt_.observer->mailbox_started(rep.name, totals_of(plan));
+    const bool more = work.delta[Side::Local].more_new || work.delta[Side::Remote].more_new;
+    if (pass == 0 && opt_.observer) {
+      PlanTotals t = totals_of(plan);
+      for (Side s : kBothSides) {
+        // A windowed side: the mailbox's total is LIST-STATUS's count, bytes pro rata.
+        const auto& e = p.entry[s];
+        if (!work.delta[s].more_new || !e || !e->messages || *e->messages <= t.copies[other(s)]) continue;
+        const std::uint64_t seen = t.copies[other(s)];
+        if (seen > 0) t.bytes[other(s)] = t.bytes[other(s)] * *e->messages / seen;
+        t.copies[other(s)] = *e->messages;
+      }
+      opt_.observer->mailbox_started(rep.name, t);
+    }
     if (skips_mailbox(plan)) {
       for (const auto& a : plan.actions) {
         if (auto* s = std::get_if<SkipMailbox>(&a)) return fail(Errc::Conflict, Scope::Mailbox, s->reason);
@@ -471,7 +543,7 @@ Status Engine::sync_pair(const PairToSync& p, MailboxReport& rep, std::optional<
     }
     // A mailbox that moves touched changed after its SELECT snapshot: confirm once more so
     // the stored snapshot covers our own changes (else the next run is not a no-op).
-    if (plan.empty() && !moved) break;
+    if (plan.empty() && !moved && !more) break;
     moved = false;
   }
   return {};

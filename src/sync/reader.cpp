@@ -113,6 +113,8 @@ DeltaReader::DeltaReader(client::Session& session, Side side, std::string mailbo
 
 void DeltaReader::start() {
   path_ = best_path(session_);
+  // A window must lie above what is stored: else the snapshot's UIDNEXT would go backwards.
+  if (limit_.valid() && limit_.value <= std::max<std::uint32_t>(stored_.uidnext.value, 1)) limit_ = Uid();
   client::SelectOptions opts;
   bool known = stored_.uidvalidity.valid() && stored_.uidnext.value > 1;
   if (path_ == ReadPath::Qresync && known && stored_.highestmodseq.value > 0) {
@@ -134,14 +136,14 @@ void DeltaReader::start() {
     // answer is kept only if the SELECT shows the stored state still applies (next()); what
     // arrived at or above the snapshot's UIDNEXT is dropped in finish().
     speculative_ = true;
-    (void)fetch_new(stored_.uidnext, Uid(0));  // never fails: it only queues
+    (void)fetch_new(stored_.uidnext, limit_);  // never fails: it only queues
   }
 }
 
 void DeltaReader::take_new(const imap::FetchData& m) {
   if (!m.uid) return;
   // A speculative fetch runs before the snapshot is known: finish() bounds it.
-  if (!speculative_ && m.uid->value >= info_.uidnext.value) return;
+  if (!speculative_ && m.uid->value >= stop_.value) return;
   added_.push_back(new_message_from_fetch(m, side_));
   if (m.modseq && *m.modseq > max_seen_) max_seen_ = *m.modseq;
 }
@@ -263,9 +265,11 @@ Status DeltaReader::next() {
   uidvalidity_changed_ = !fresh && (info_.uidvalidity != stored_.uidvalidity ||
                                     info_.uidnext.value < stored_.uidnext.value);
   full_scan_ = fresh || uidvalidity_changed_;
+  if (uidvalidity_changed_) limit_ = Uid();  // content re-pairing needs every message
+  stop_ = limit_.valid() && limit_.value < info_.uidnext.value ? limit_ : info_.uidnext;
   if (full_scan_) {
     drop_speculative();
-    return fetch_new(Uid(1), info_.uidnext);
+    return fetch_new(Uid(1), stop_);
   }
   if (path_ != ReadPath::Plain && info_.highestmodseq < stored_.highestmodseq) {
     // RFC 7162 §3.1.2.1: HIGHESTMODSEQ never goes down for one UIDVALIDITY. It did: nothing
@@ -285,7 +289,7 @@ Status DeltaReader::next() {
     return {};
   }
   drop_speculative();
-  if (auto s = fetch_new(base, info_.uidnext); !s) return s;
+  if (auto s = fetch_new(base, stop_); !s) return s;
   if (base.value <= 1 || path_ == ReadPath::Qresync) return {};  // QRESYNC: SELECT answered
   imap::SeqSet known;
   known.add(1, base.value - 1);
@@ -346,7 +350,8 @@ void DeltaReader::drop_speculative() {
 Result<Delta> DeltaReader::finish() {
   Delta d;
   d.snapshot.uidvalidity = info_.uidvalidity;
-  d.snapshot.uidnext = info_.uidnext;
+  d.snapshot.uidnext = stop_;
+  d.more_new = stop_.value < info_.uidnext.value;
   d.snapshot.highestmodseq = info_.nomodseq ? ModSeq() : info_.highestmodseq;
   d.uidvalidity_changed = uidvalidity_changed_;
   ModSeq max_seen = max_seen_;
@@ -358,7 +363,7 @@ Result<Delta> DeltaReader::finish() {
   if (speculative_) {
     // Only what the snapshot covers: at or above the stored UIDNEXT, below the SELECT's.
     std::erase_if(d.added, [&](const NewMessage& m) {
-      return m.uid.value < stored_.uidnext.value || m.uid.value >= info_.uidnext.value;
+      return m.uid.value < stored_.uidnext.value || m.uid.value >= stop_.value;
     });
   }
   std::sort(d.added.begin(), d.added.end(),

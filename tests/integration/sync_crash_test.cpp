@@ -25,6 +25,7 @@ struct Scenario {
   sync::EngineOptions options = engine_options(*local, *remote, dir.file("state.db"));
   Account L{*local};
   Account R{*remote};
+  static constexpr bool kMoves = true;
 
   /// A synced base, then changes on both sides: copies both ways, flag changes, expunges and
   /// a move.
@@ -70,6 +71,7 @@ struct LookAlikes {
   sync::EngineOptions options = engine_options(*local, *remote, dir.file("state.db"));
   Account L{*local};
   Account R{*remote};
+  static constexpr bool kMoves = true;
 
   static std::string body(int k) {
     std::string m = make_message("dup", 700);
@@ -87,6 +89,29 @@ struct LookAlikes {
   }
 };
 
+/// Windows (issue 8): a first sync that reads and copies a mailbox in UID windows of 3 new
+/// messages, one pass each, on embedded servers. A crash inside a window leaves its copies
+/// recorded or pending and the stored snapshot at the window before: the resume must neither
+/// copy again nor skip any message.
+struct Windows {
+  std::unique_ptr<TestServer> local = TestServer::embedded();
+  std::unique_ptr<TestServer> remote = TestServer::embedded();
+  TempDir dir;
+  sync::EngineOptions options = engine_options(*local, *remote, dir.file("state.db"));
+  Account L{*local};
+  Account R{*remote};
+  static constexpr bool kMoves = false;
+
+  Windows() {
+    options.new_per_pass = 3;
+    for (int i = 0; i < 11; ++i) {
+      L.append("INBOX", make_message("w" + std::to_string(i)), i % 2 ? std::vector<std::string>{"\\Seen"} : std::vector<std::string>{}, kDate);
+    }
+    R.create("Sent");
+    R.append("Sent", make_message("s0"), {}, kDate);
+  }
+};
+
 /// Crash at every step of the first sync after S() was set up (N = 1, 2, … until the child
 /// completes), resume, and compare with a crash-free reference.
 template <class S>
@@ -96,7 +121,7 @@ void crash_at_every_step(int min_crashes) {
     S ref;
     auto r = run_ok(ref.options);
     INFO(describe(r));
-    REQUIRE(total_moved(r) >= 1);
+    if constexpr (S::kMoves) REQUIRE(total_moved(r) >= 1);
     REQUIRE(same_mail(ref.L, ref.R));
     expected = ref.L.all();
   }
@@ -141,4 +166,8 @@ TEST_CASE("killed at any step, the next run loses nothing and duplicates nothing
 
 TEST_CASE("look-alikes: killed at any step, pending intents and moves resume without loss or duplicate") {
   crash_at_every_step<LookAlikes>(5);
+}
+
+TEST_CASE("windows: killed at any step of a windowed first sync, the next run copies each message once") {
+  crash_at_every_step<Windows>(10);
 }

@@ -212,7 +212,98 @@ void incremental_reads(std::unique_ptr<TestServer> local, std::unique_ptr<TestSe
   CHECK_FALSE(run_ok(options).changed());
 }
 
+/// The largest new-message UID range asked for by a `UID FETCH a:b` of the new messages of
+/// `box` in one side's trace ("a:4294967295" when any was open-ended).
+std::uint64_t widest_new_fetch(const Trace& t) {
+  std::uint64_t widest = 0;
+  for (const auto& l : t.lines) {
+    if (l.rfind("C: ", 0) != 0 || l.find(" UID FETCH ") == std::string::npos ||
+        l.find("RFC822.SIZE") == std::string::npos) {
+      continue;
+    }
+    std::size_t at = l.find(" UID FETCH ") + 11;
+    std::string set = l.substr(at, l.find(' ', at) - at);
+    auto colon = set.find(':');
+    if (colon == std::string::npos || set.find(',') != std::string::npos) continue;
+    widest = std::max<std::uint64_t>(widest, std::stoull(set.substr(colon + 1)) - std::stoull(set.substr(0, colon)) + 1);
+  }
+  return widest;
+}
+
+std::size_t selects_of(const Trace& t, const std::string& box) {
+  std::size_t n = 0;
+  for (const auto& l : t.lines) {
+    if (l.rfind("C: ", 0) == 0 && l.find(" SELECT " + box + " ") != std::string::npos) ++n;
+  }
+  return n;
+}
+
+/// A side with more new messages than new_per_pass, the other side with nothing new: read and
+/// copied in UID windows, one pass each (issue 8: memory flat in the mailbox's size). Every
+/// message arrives once with full stored identities, the next run is a no-op; an import with
+/// new mail on both sides is read at once (content pairing needs both lists whole).
+void windowed_reads(std::unique_ptr<TestServer> local, std::unique_ptr<TestServer> remote) {
+  TempDir dir;
+  auto options = engine_options(*local, *remote, dir.file("state.db"));
+  options.new_per_pass = 4;
+  PerSide<Trace> trace;
+  for (Side s : kBothSides) {
+    options.endpoints[s].session.trace = [&t = trace[s]](std::string_view l) { t.lines.emplace_back(l); };
+  }
+  Account L{*local};
+  Account R{*remote};
+  for (int i = 0; i < 30; ++i) {
+    std::vector<std::string> flags;
+    if (i % 4 == 0) flags.push_back("\\Seen");
+    L.append("INBOX", make_message("w" + std::to_string(i), 1500 + 10 * static_cast<std::size_t>(i)), flags, kDate);
+  }
+  R.create("Sent");
+  for (int i = 0; i < 3; ++i) R.append("Sent", make_message("s" + std::to_string(i)), {}, kDate);
+  auto r = run_ok(options);
+  INFO(describe(r));
+  CHECK(total_copied(r) == 33);
+  CHECK(same_mail(L, R));
+  // 30 new in windows of about 4: at least 8 reading passes, each asking for a bounded range.
+  CHECK(selects_of(trace[Side::Local], "INBOX") >= 8);
+  CHECK(widest_new_fetch(trace[Side::Local]) <= 8);
+  const std::int64_t date = imap::parse_date_time(kDate)->unix_seconds;
+  auto ids = stored_identities(options.state_path, "INBOX");
+  REQUIRE(ids.size() == 30);
+  for (const auto& [mid, id] : ids) {
+    CHECK(!mid.empty());
+    CHECK(id.internaldate == date);
+  }
+  CHECK_FALSE(run_ok(options).changed());
+
+  // An import on one side only: windows again, and the stored state covers all of it.
+  for (int i = 30; i < 45; ++i) L.append("INBOX", make_message("w" + std::to_string(i)), {}, kDate);
+  for (Side s : kBothSides) trace[s].lines.clear();
+  r = run_ok(options);
+  CHECK(total_copied(r) == 15);
+  CHECK(same_mail(L, R));
+  CHECK(selects_of(trace[Side::Local], "INBOX") >= 4);
+  CHECK_FALSE(run_ok(options).changed());
+
+  // New mail on both sides of one mailbox: one read of each side's new messages.
+  for (int i = 45; i < 57; ++i) L.append("INBOX", make_message("w" + std::to_string(i)), {}, kDate);
+  R.append("INBOX", make_message("r0"), {}, kDate);
+  for (Side s : kBothSides) trace[s].lines.clear();
+  r = run_ok(options);
+  CHECK(total_copied(r) == 13);
+  CHECK(same_mail(L, R));
+  CHECK(selects_of(trace[Side::Local], "INBOX") <= 3);
+  CHECK_FALSE(run_ok(options).changed());
+}
+
 }  // namespace
+
+TEST_CASE("a side with many new messages is read and copied in windows: embedded server") {
+  windowed_reads(TestServer::embedded(), TestServer::embedded());
+}
+
+TEST_CASE("a side with many new messages is read and copied in windows: Dovecot") {
+  windowed_reads(TestServer::dovecot(), TestServer::dovecot());
+}
 
 TEST_CASE("an incremental run reads each changed mailbox in one round trip per pass: embedded server") {
   incremental_reads(TestServer::embedded(), TestServer::embedded());

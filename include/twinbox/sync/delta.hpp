@@ -130,6 +130,9 @@ struct Delta {
   std::vector<NewMessage> added;
   std::vector<FlagChange> changed;
   MailboxSnapshot snapshot;
+  /// New messages at or above snapshot.uidnext exist and were left for another pass
+  /// (DeltaReader::limit_new): the snapshot covers the messages below it only.
+  bool more_new = false;
 
   bool operator==(const Delta&) const = default;
 };

@@ -40,6 +40,10 @@ struct EngineOptions {
   /// Bytes of message bodies being fetched, or fetched and not yet written to the target
   /// (the copy window; see executor.hpp). 2 MiB keep both servers busy on loopback and the peak RSS low.
   std::uint64_t copy_window = 2u << 20;
+  /// New messages read per pass in one mailbox when the other side has nothing new (a first
+  /// sync, a large import): more are read and copied in UID windows of about this many, one
+  /// pass each, so memory does not grow with the mailbox (issue 8). 0 = all at once.
+  std::uint32_t new_per_pass = 4096;
   /// Progress events (events.hpp), or none. Not owned; must outlive run_sync().
   SyncObserver* observer = nullptr;
 };

@@ -123,6 +123,13 @@ class DeltaReader {
   /// whose new messages all go to an empty other side with nothing stored: the copy completes
   /// the identity from the FETCH of the bodies (executor_copy.cpp).
   void skip_content_identity() { skip_content_identity_ = true; }
+  /// Before start(): read new messages only below UID `end` this pass (a mailbox of any size
+  /// is read and copied in windows, so memory does not grow with it; issue 8). The snapshot's
+  /// UIDNEXT is then min(end, UIDNEXT) and Delta::more_new tells that messages above it were
+  /// left for the next pass. Ignored after a UIDVALIDITY change (re-pairing by content needs
+  /// every message at once). The caller makes sure nothing on the other side could pair with
+  /// a message above `end` (engine.cpp: that side had nothing new).
+  void limit_new(Uid end) { limit_ = end; }
 
   [[nodiscard]] ReadPath path() const { return path_; }
   [[nodiscard]] const client::SelectInfo& select_info() const { return info_; }
@@ -157,6 +164,8 @@ class DeltaReader {
   bool modseq_backwards_ = false;  ///< HIGHESTMODSEQ below the stored one: full flag read
   bool scan_sent_ = false;         ///< search_ covers the whole known range
   bool skip_content_identity_ = false;
+  Uid limit_;  ///< limit_new(); invalid = none
+  Uid stop_;   ///< new messages are below this UID: min(limit_, SELECT's UIDNEXT)
   bool speculative_ = false;  ///< fetches_ were sent with the SELECT, before its answer
   std::vector<NewMessage> added_;  ///< filled by take_new()
   ModSeq max_seen_;                ///< highest MODSEQ among added_
