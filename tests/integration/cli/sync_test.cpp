@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
@@ -19,6 +20,7 @@
 #include <twinbox/imap/seqset.hpp>
 #include <twinbox/net/io.hpp>
 
+#include "man_schema.hpp"
 #include "process.hpp"
 
 namespace twinbox::test {
@@ -67,81 +69,91 @@ std::vector<json> json_lines(const std::string& out) {
   return v;
 }
 
-void check_counts(const json& c) {
-  REQUIRE(c.is_object());
-  for (const char* k : {"copied", "flags", "expunged", "moved", "bytes"}) {
-    CHECK_MESSAGE(c.contains(k), k);
-    CHECK(c[k].is_number_unsigned());
-  }
-}
-
-/// Checks every line against the schema of twinbox(1) "JSON OUTPUT"; returns the summary.
+/// Checks every line against the schema twinbox(1) "JSON OUTPUT" documents (read from the man
+/// page, see man_schema.hpp) and that the summary comes last; returns the summary.
 json check_schema(const std::vector<json>& events) {
   REQUIRE(!events.empty());
-  const std::set<std::string> kinds{"log",   "mailbox",  "plan",     "problem",       "error",
-                                    "summary", "totals", "mailbox_start", "copied",
-                                    "moved", "expunged", "flags"};
-  const std::set<std::string> sides{"local", "remote"};
+  const ManSchema& schema = ManSchema::twinbox1();
   for (const auto& e : events) {
-    REQUIRE(e.contains("event"));
-    const std::string kind = e["event"].get<std::string>();
-    CHECK_MESSAGE(kinds.count(kind) == 1, kind);
-    if (kind == "totals" || kind == "mailbox_start") {
-      if (kind == "totals") CHECK(e["mailboxes"].is_number_unsigned());
-      if (kind == "mailbox_start") CHECK(e["mailbox"].is_string());
-      for (const char* side : {"local", "remote"}) {
-        for (const char* k : {"copies", "bytes", "flags", "expunges"}) {
-          CHECK_MESSAGE(e[side][k].is_number_unsigned(), kind << "." << side << "." << k);
-        }
-      }
-    } else if (kind == "copied") {
-      CHECK(e["mailbox"].is_string());
-      CHECK(sides.count(e["to"].get<std::string>()) == 1);
-      CHECK(e["source_uid"].is_number_unsigned());
-      CHECK((e["uid"].is_number_unsigned() || e["uid"].is_null()));
-      CHECK(e["bytes"].is_number_unsigned());
-    } else if (kind == "moved" || kind == "expunged" || kind == "flags") {
-      CHECK(e["mailbox"].is_string());
-      CHECK(sides.count(e["side"].get<std::string>()) == 1);
-      CHECK(e["uid"].is_number_unsigned());
-      if (kind == "moved") CHECK(e["to_mailbox"].is_string());
-      if (kind == "flags") {
-        const std::set<std::string> ops{"set", "add", "remove"};
-        CHECK(ops.count(e["op"].get<std::string>()) == 1);
-        REQUIRE(e["flags"].is_array());
-        for (const auto& f : e["flags"]) CHECK(f.is_string());
-      }
-    } else if (kind == "mailbox") {
-      CHECK(e["mailbox"].is_string());
-      CHECK(e["created"].is_boolean());
-      check_counts(e["local"]);
-      check_counts(e["remote"]);
-      CHECK((e["error"].is_null() || e["error"].is_string()));
-    } else if (kind == "log") {
-      CHECK(e["message"].is_string());
-    } else if (kind == "problem" || kind == "plan") {
-      CHECK(e["mailbox"].is_string());
-    } else if (kind == "error") {
-      CHECK(e["scope"].is_string());
-      CHECK(e["kind"].is_string());
-      CHECK(e["message"].is_string());
-    }
+    const std::string wrong = schema.validate(e);
+    CHECK_MESSAGE(wrong.empty(), wrong << "\n  in " << e.dump());
   }
   const json& s = events.back();
   REQUIRE(s["event"] == "summary");
-  CHECK(s["status"].is_string());
-  CHECK(s["exit_code"].is_number_integer());
-  CHECK(s["changed"].is_boolean());
-  CHECK(s["dry_run"].is_boolean());
-  for (const char* k : {"mailboxes_checked", "mailboxes_unchanged", "mailboxes_failed", "problems",
-                        "bytes"}) {
-    CHECK_MESSAGE(s[k].is_number_unsigned(), k);
-  }
-  check_counts(s["local"]);
-  check_counts(s["remote"]);
-  CHECK(s["commands"]["local"].is_number_unsigned());
-  CHECK(s["seconds"].is_number());
+  for (std::size_t i = 0; i + 1 < events.size(); ++i) CHECK(events[i]["event"] != "summary");
   return s;
+}
+
+TEST_CASE("the schema read from twinbox(1) accepts documented events and rejects others") {
+  const ManSchema& schema = ManSchema::twinbox1();
+  for (const char* kind : {"totals", "mailbox_start", "copied", "moved", "expunged", "flags", "log",
+                           "mailbox", "plan", "problem", "error", "summary"}) {
+    CHECK_MESSAGE(schema.kinds().count(kind) == 1, kind);
+  }
+  for (const char* type : {"Side", "UID", "Counts", "Planned"}) {
+    CHECK_MESSAGE(schema.named().count(type) == 1, type);
+  }
+  json copied{{"event", "copied"}, {"mailbox", "INBOX"}, {"to", "local"},
+              {"source_uid", 7},   {"uid", nullptr},     {"bytes", 120}};
+  CHECK_MESSAGE(schema.validate(copied).empty(), schema.validate(copied));
+  copied["later_member"] = "ignored";  // objects may gain members
+  CHECK_MESSAGE(schema.validate(copied).empty(), schema.validate(copied));
+  auto rejected = [&](const char* member, const json& value) {
+    json e = copied;
+    if (value.is_discarded()) {
+      e.erase(member);
+    } else {
+      e[member] = value;
+    }
+    const std::string why = schema.validate(e);
+    CHECK_MESSAGE(!why.empty(), member << " = " << value.dump());
+    return why;
+  };
+  CHECK(contains(rejected("to", "left"), "copied.to"));
+  CHECK(contains(rejected("uid", -1), "copied.uid"));
+  CHECK(contains(rejected("bytes", "120"), "copied.bytes"));
+  CHECK(contains(rejected("mailbox", json::value_t::discarded), "\"mailbox\" is missing"));
+  CHECK(contains(schema.validate(json{{"event", "no_such_event"}}), "not documented"));
+}
+
+TEST_CASE("--json error events at connection and fatal scope match the documented schema") {
+  ServeChild serve;
+  TempDir dir;
+  struct Failure {
+    const char* what;
+    std::string file;
+    int exit;
+    const char* scope;
+    const char* kind;
+  };
+  const std::vector<Failure> failures{
+      {"wrong password", dir.write("auth.conf", config(serve.port, dir.path + "/a.db", "wrong-pw")),
+       4, "connection", "auth"},
+      {"connection refused",
+       dir.write("net.conf", config(closed_port(), dir.path + "/n.db", "bob-pw")), 6, "connection",
+       "network"},
+      {"bad config", dir.write("bad.conf", config(serve.port, dir.path + "/c.db", "bob-pw",
+                                                  "max_delete_percent = 200\n")),
+       3, "fatal", "config"},
+  };
+  for (const auto& f : failures) {
+    INFO(f.what);
+    auto r = run_twinbox({"sync", "--json", "--config", f.file});
+    CHECK_MESSAGE(r.status == f.exit, r.out << r.err);
+    const auto events = json_lines(r.out);
+    const json summary = check_schema(events);
+    CHECK(summary["status"] == f.kind);
+    CHECK(summary["exit_code"] == f.exit);
+    std::vector<json> errors;
+    std::copy_if(events.begin(), events.end(), std::back_inserter(errors),
+                 [](const json& e) { return e["event"] == "error"; });
+    REQUIRE_MESSAGE(errors.size() == 1, r.out);
+    CHECK(errors[0]["scope"] == f.scope);
+    CHECK(errors[0]["kind"] == f.kind);
+    CHECK(!errors[0]["code"].get<std::string>().empty());
+    CHECK(!errors[0]["message"].get<std::string>().empty());
+    CHECK(!contains(r.out, "wrong-pw"));
+  }
 }
 
 TEST_CASE("wrong password exits 4 for sync and check") {
@@ -397,7 +409,18 @@ TEST_CASE("the deletion guard makes a run partial (exit 2) until --allow-mass-de
   CHECK(summary["status"] == "partial");
   CHECK(summary["mailboxes_failed"].get<unsigned>() >= 1);
   CHECK_MESSAGE(contains(guarded.err, "INBOX"), guarded.err);
-  CHECK(contains(guarded.out, "\"scope\":\"mailbox\""));
+  // The mailbox-scoped error event (checked against the schema above) names the mailbox.
+  std::vector<json> errors;
+  for (const auto& e : json_lines(guarded.out)) {
+    if (e["event"] == "error") errors.push_back(e);
+  }
+  REQUIRE_MESSAGE(errors.size() == 1, guarded.out);
+  CHECK(errors[0]["scope"] == "mailbox");
+  CHECK(errors[0]["kind"] == "partial");
+  CHECK(errors[0]["code"] == "mailbox stopped");
+  CHECK(errors[0]["mailbox"] == "INBOX");
+  CHECK_MESSAGE(contains(errors[0]["message"].get<std::string>(), "--allow-mass-delete"),
+                errors[0]["message"]);
 
   auto allowed = run_twinbox({"sync", "--config", file, "--allow-mass-delete"});
   CHECK_MESSAGE(allowed.status == 0, allowed.out << allowed.err);
