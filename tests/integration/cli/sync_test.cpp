@@ -488,6 +488,8 @@ TEST_CASE("watch: first round, then a new message on one side is copied; SIGTERM
       if (!line) return std::nullopt;
       json j = json::parse(*line, nullptr, false);
       REQUIRE_MESSAGE(!j.is_discarded(), "not JSON: " << *line);
+      const std::string wrong = ManSchema::twinbox1().validate(j);
+      CHECK_MESSAGE(wrong.empty(), wrong << "\n  in " << *line);
       if (j["event"] == "copied" && j["to"] == "local") ++copied_to_local;
       if (j["event"] == kind) return j;
     }

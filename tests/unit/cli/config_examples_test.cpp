@@ -38,7 +38,7 @@ std::vector<std::string> lines_of(const std::string& text) {
 /// The roff escapes the examples use, undone: the text as man(1) shows it.
 std::string unroff(std::string s) {
   for (const auto& [from, to] : std::vector<std::pair<std::string, std::string>>{
-           {"\\-", "-"}, {"\\e", "\\"}, {"\\(en", "-"}, {"\\&", ""}}) {
+           {"\\-", "-"}, {"\\e", "\\"}, {"\\(en", "-"}, {"\\&", ""}, {"\\fB", ""}, {"\\fR", ""}}) {
     for (auto at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) {
       s.replace(at, from.size(), to);
     }
@@ -71,8 +71,10 @@ ManPage read_conf5() {
     if (key_section && l == ".TP" && i + 1 < lines.size() && lines[i + 1].rfind(".B ", 0) == 0) {
       key = lines[i + 1].substr(3);
       page.keys.push_back(key);
-    } else if (key_section && l == "Example:" && i + 1 < lines.size()) {
-      page.examples[key] = unroff(lines[i + 1].substr(lines[i + 1].rfind(".B ", 0) == 0 ? 3 : 0));
+    } else if (key_section && l == "Example:" && i + 2 < lines.size()) {
+      // ".B key = value", or (too long to fill) the line of a ".nf" block.
+      const std::string& e = lines[i + 1] == ".nf" ? lines[i + 2] : lines[i + 1];
+      page.examples[key] = unroff(e.substr(e.rfind(".B ", 0) == 0 ? 3 : 0));
     } else if (section == "EXAMPLES" && (l == ".nf" || l == ".fi")) {
       if (l == ".fi") page.files.push_back(file);
       in_file = l == ".nf";
