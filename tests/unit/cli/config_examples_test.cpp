@@ -2,8 +2,8 @@
 // the one-line example of each key in its ENDPOINT KEYS and SYNC KEYS sections, and the
 // ```ini quick-start files of README.md, read from the source tree at test time and given to
 // the config loader (parse_config: the same code as `twinbox sync --config`, without
-// connecting). Also checks that every documented key has an example line and appears in a
-// complete example, as the README promises.
+// connecting). Also checks what the README promises: every documented key states its type
+// and default and has an example line; and it appears in a complete example.
 
 #include <fstream>
 #include <map>
@@ -55,6 +55,7 @@ std::string key_of(const std::string& line) {
 
 struct ManPage {
   std::vector<std::string> keys;                 ///< in the order documented
+  std::map<std::string, std::string> text;       ///< key -> its description (roff source)
   std::map<std::string, std::string> examples;   ///< key -> its "Example:" line
   std::vector<std::string> files;                ///< the .nf blocks of EXAMPLES
 };
@@ -71,7 +72,10 @@ ManPage read_conf5() {
     if (key_section && l == ".TP" && i + 1 < lines.size() && lines[i + 1].rfind(".B ", 0) == 0) {
       key = lines[i + 1].substr(3);
       page.keys.push_back(key);
-    } else if (key_section && l == "Example:" && i + 2 < lines.size()) {
+    } else if (key_section && !key.empty() && l.rfind(".SH ", 0) != 0) {
+      page.text[key] += l + "\n";
+    }
+    if (key_section && l == "Example:" && i + 2 < lines.size()) {
       // ".B key = value", or (too long to fill) the line of a ".nf" block.
       const std::string& e = lines[i + 1] == ".nf" ? lines[i + 2] : lines[i + 1];
       page.examples[key] = unroff(e.substr(e.rfind(".B ", 0) == 0 ? 3 : 0));
@@ -125,6 +129,20 @@ TEST_CASE("twinbox.conf(5): every key has an example line and is used in a compl
       for (const auto& line : lines_of(file)) used = used || key_of(line) == key;
     }
     CHECK_MESSAGE(used, key << " appears in no complete example of EXAMPLES");
+  }
+}
+
+TEST_CASE("twinbox.conf(5): every key states its type and its default (or that it is required)") {
+  // The type opens the description: a word, or the allowed values ".BR a \" | \" b".
+  static const std::regex type(
+      R"(^\.B [a-z0-9_]+\n((String|Integer|Boolean|List|Path)\b|\.BR .*" \| "))");
+  const ManPage page = read_conf5();
+  for (const auto& key : page.keys) {
+    const std::string& text = page.text.at(key);
+    CHECK_MESSAGE(std::regex_search(text, type), key << ":\n" << text);
+    const bool stated = text.find("Default") != std::string::npos ||
+                        text.find("Required") != std::string::npos;
+    CHECK_MESSAGE(stated, key << " states no default:\n" << text);
   }
 }
 
