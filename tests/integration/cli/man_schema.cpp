@@ -106,7 +106,8 @@ class TemplateParser {
 };
 
 bool is_builtin(const std::string& name) {
-  return name == "N" || name == "NUMBER" || name == "STRING" || name == "BOOL" || name == "null";
+  return name == "N" || name == "NUMBER" || name == "STRING" || name == "BOOL" || name == "null" ||
+         name == "true" || name == "false";
 }
 
 /// Throws when `t` uses a name that is neither built in nor defined in `named`.
@@ -125,38 +126,79 @@ std::string shown(const json& v) {
 
 }  // namespace
 
+/// Whether the brackets and braces of `text` (outside strings) are balanced: a template that
+/// is not continues on the next `.B` line.
+bool balanced(const std::string& text) {
+  int depth = 0;
+  bool in_string = false;
+  for (char c : text) {
+    if (c == '"') in_string = !in_string;
+    if (in_string) continue;
+    if (c == '{' || c == '[') ++depth;
+    if (c == '}' || c == ']') --depth;
+  }
+  return depth <= 0;
+}
+
 ManSchema ManSchema::from_man_page(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw std::runtime_error("cannot read " + path);
   ManSchema schema;
   static const std::regex definition(R"(^([A-Z][A-Za-z]*) *= *(.+)$)");
-  bool in_section = false, in_block = false;
+  static const std::regex command_tag(R"(^\.B ([a-z]+)$)");
+  bool in_section = false, in_block = false, after_tp = false;
+  std::string command;  ///< the command whose object the current .TP documents ("" for events)
+  std::string pending;  ///< a template continued over several .B lines
+  int pending_line = 0;
   std::string line;
-  for (int number = 1; std::getline(in, line); ++number) {
-    if (line.rfind(".SH ", 0) == 0) in_section = line == ".SH JSON OUTPUT";
-    if (!in_section) continue;
-    if (line.rfind(".SS ", 0) == 0) break;  // the per-command objects of status, list, ...
-    if (line == ".nf" || line == ".fi") {
-      in_block = line == ".nf";
-      continue;
-    }
-    const std::string text = unroff(line);
+  auto take = [&](const std::string& text, int number) {
     std::smatch m;
     try {
-      if (in_block && std::regex_match(text, m, definition)) {
+      if (std::regex_match(text, m, definition)) {
         schema.named_[m[1]] = TemplateParser(m[2]).parse_all();
-      } else if (text.rfind(".B {\"event\":", 0) == 0) {
-        SchemaType t = TemplateParser(text.substr(3)).parse_all();
-        const auto& [key, kind] = t.members.front();
+      } else if (text.rfind("{\"event\":", 0) == 0) {
+        SchemaType t = TemplateParser(text).parse_all();
+        const auto& kind = t.members.front().second;
         if (kind.kind != SchemaType::Kind::Literal) throw std::runtime_error("event is not a literal");
         schema.events_[kind.text] = std::move(t);
+      } else if (!command.empty() && text.rfind('{', 0) == 0) {
+        schema.commands_[command] = TemplateParser(text).parse_all();
       }
     } catch (const std::runtime_error& e) {
       throw std::runtime_error(path + ":" + std::to_string(number) + ": " + e.what());
     }
+  };
+  for (int number = 1; std::getline(in, line); ++number) {
+    if (line.rfind(".SH ", 0) == 0) in_section = line == ".SH JSON OUTPUT";
+    if (!in_section) continue;
+    if (line.rfind(".SS ", 0) == 0) command = "?";  // per-command objects follow
+    if (line == ".nf" || line == ".fi") {
+      in_block = line == ".nf";
+      continue;
+    }
+    std::smatch m;
+    if (after_tp && !command.empty() && std::regex_match(line, m, command_tag)) command = m[1];
+    after_tp = line == ".TP";
+    const bool b_line = line.rfind(".B ", 0) == 0;
+    std::string text = unroff(b_line ? line.substr(3) : line);
+    if (!pending.empty()) {
+      if (!b_line) throw std::runtime_error(path + ":" + std::to_string(number) + ": unbalanced template");
+      text = pending + text;
+      pending.clear();
+    } else if ((!in_block && !b_line) || !(text.rfind('{', 0) == 0 || std::regex_search(text, m, definition))) {
+      continue;  // prose, tags, examples
+    }
+    if (!balanced(text)) {
+      pending = text;
+      pending_line = pending_line == 0 ? number : pending_line;
+      continue;
+    }
+    take(text, pending_line != 0 ? pending_line : number);
+    pending_line = 0;
   }
   if (schema.events_.empty()) throw std::runtime_error(path + ": no JSON OUTPUT templates");
   for (const auto& [name, t] : schema.events_) require_defined(t, schema.named_);
+  for (const auto& [name, t] : schema.commands_) require_defined(t, schema.named_);
   for (const auto& [name, t] : schema.named_) require_defined(t, schema.named_);
   return schema;
 }
@@ -172,6 +214,12 @@ std::set<std::string> ManSchema::kinds() const {
   return k;
 }
 
+std::set<std::string> ManSchema::commands() const {
+  std::set<std::string> c;
+  for (const auto& [name, t] : commands_) c.insert(name);
+  return c;
+}
+
 std::string ManSchema::validate(const json& event) const {
   if (!event.is_object() || !event.contains("event") || !event["event"].is_string()) {
     return "no string member \"event\": " + shown(event);
@@ -180,6 +228,12 @@ std::string ManSchema::validate(const json& event) const {
   const auto it = events_.find(kind);
   if (it == events_.end()) return "event kind \"" + kind + "\" is not documented in twinbox(1)";
   return check(it->second, event, kind, 0);
+}
+
+std::string ManSchema::validate_output(const std::string& command, const json& object) const {
+  const auto it = commands_.find(command);
+  if (it == commands_.end()) return "no JSON object of '" + command + "' documented in twinbox(1)";
+  return check(it->second, object, command, 0);
 }
 
 std::string ManSchema::check(const SchemaType& t, const json& v, const std::string& at,
@@ -225,6 +279,9 @@ std::string ManSchema::check(const SchemaType& t, const json& v, const std::stri
   if (t.text == "STRING") return v.is_string() ? "" : wrong("a string");
   if (t.text == "BOOL") return v.is_boolean() ? "" : wrong("true or false");
   if (t.text == "null") return v.is_null() ? "" : wrong("null");
+  if (t.text == "true" || t.text == "false") {
+    return v.is_boolean() && v.get<bool>() == (t.text == "true") ? "" : wrong(t.text);
+  }
   return check(named_.at(t.text), v, at, depth + 1);  // defined: checked when parsed
 }
 

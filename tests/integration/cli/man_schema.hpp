@@ -4,11 +4,13 @@
 //
 // The "JSON OUTPUT" section holds one template per event kind, a `.B` line such as
 //   {"event":"copied","mailbox":STRING,"to":Side,"uid":UID|null,"bytes":N}
-// and, in a `.nf` block, named types (`Side = "local"|"remote"`). Template grammar:
+// then, in its subsection, one per command (`.TP`, `.B status`, the template; a template may
+// continue over several `.B` lines), and named types, in a `.nf` block or as `.B` lines
+// (`Side = "local"|"remote"`). Template grammar:
 //   type   := single ('|' single)*
 //   single := object | '[' type '...' ']' | "literal" | NAME
 //   object := '{' [ "member" ':' type { ',' "member" ':' type } ] '}'
-// NAME is N (non-negative integer), NUMBER, STRING, BOOL, null, or a named type. A documented
+// NAME is N (non-negative integer), NUMBER, STRING, BOOL, null, true, false, or a named type. A documented
 // member must be present; objects may carry more members (the page says they may gain some).
 
 #include <map>
@@ -39,13 +41,18 @@ class ManSchema {
   /// Empty when `event` matches the template of its documented kind; otherwise what is wrong
   /// (an undocumented kind is wrong too).
   [[nodiscard]] std::string validate(const nlohmann::json& event) const;
+  /// The same for the one object `twinbox COMMAND --json` prints (status, list, check, repair).
+  [[nodiscard]] std::string validate_output(const std::string& command,
+                                            const nlohmann::json& object) const;
   [[nodiscard]] std::set<std::string> kinds() const;
+  [[nodiscard]] std::set<std::string> commands() const;
   [[nodiscard]] const std::map<std::string, SchemaType>& named() const { return named_; }
 
  private:
   std::string check(const SchemaType& t, const nlohmann::json& v, const std::string& at,
                     int depth) const;
   std::map<std::string, SchemaType> events_;  ///< by the "event" literal
+  std::map<std::string, SchemaType> commands_;  ///< by command name
   std::map<std::string, SchemaType> named_;   ///< Side, UID, Counts, Planned, ...
 };
 

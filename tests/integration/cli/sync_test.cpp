@@ -93,6 +93,15 @@ TEST_CASE("the schema read from twinbox(1) accepts documented events and rejects
   for (const char* type : {"Side", "UID", "Counts", "Planned"}) {
     CHECK_MESSAGE(schema.named().count(type) == 1, type);
   }
+  for (const char* command : {"status", "list", "check", "repair"}) {
+    CHECK_MESSAGE(schema.commands().count(command) == 1, command);
+  }
+  // A side that failed has the second form of check's C ("ok":false, no capabilities).
+  const json failed{{"endpoint", "127.0.0.1:1"}, {"ok", false}, {"error", "refused"}, {"kind", "network"}};
+  json check{{"config", "c"}, {"state", "s"}, {"ok", false}, {"local", failed}, {"remote", failed}};
+  CHECK_MESSAGE(schema.validate_output("check", check).empty(), schema.validate_output("check", check));
+  check["local"]["ok"] = true;  // "ok":true needs the members of a side that logged in
+  CHECK(contains(schema.validate_output("check", check), "check.local"));
   json copied{{"event", "copied"}, {"mailbox", "INBOX"}, {"to", "local"},
               {"source_uid", 7},   {"uid", nullptr},     {"bytes", 120}};
   CHECK_MESSAGE(schema.validate(copied).empty(), schema.validate(copied));
@@ -168,6 +177,18 @@ TEST_CASE("wrong password exits 4 for sync and check") {
   CHECK_MESSAGE(c.status == 4, c.out << c.err);
   CHECK(contains(c.out, "local: 127.0.0.1"));  // the local side logged in and was reported
   CHECK(contains(c.out, "sync path: QRESYNC"));
+  // --json: the documented object, with the failed side in its second form.
+  auto cj = run_twinbox({"check", "--json", "--config", file});
+  CHECK(cj.status == 4);
+  const json j = json::parse(cj.out, nullptr, false);
+  REQUIRE_MESSAGE(!j.is_discarded(), cj.out);
+  const std::string wrong = ManSchema::twinbox1().validate_output("check", j);
+  CHECK_MESSAGE(wrong.empty(), wrong << "\n  in " << cj.out);
+  CHECK(j["ok"] == false);
+  CHECK(j["local"]["ok"] == true);
+  CHECK(j["remote"]["ok"] == false);
+  CHECK(j["remote"]["kind"] == "auth");
+  CHECK(!contains(cj.out, "wrong-pw"));
 }
 
 TEST_CASE("check reports capabilities and sync paths, and changes nothing") {
