@@ -7,22 +7,12 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "support/roff.hpp"
+
 namespace twinbox::test {
 namespace {
 
 using nlohmann::json;
-
-/// The roff escapes that occur in the templates.
-std::string unroff(std::string s) {
-  static const std::vector<std::pair<std::string, std::string>> escapes{
-      {"\\(dq", "\""}, {"\\-", "-"}, {"\\e", "\\"}, {"\\&", ""}};
-  for (const auto& [from, to] : escapes) {
-    for (std::size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) {
-      s.replace(at, from.size(), to);
-    }
-  }
-  return s;
-}
 
 /// Recursive descent over one template (grammar in man_schema.hpp).
 class TemplateParser {
@@ -180,7 +170,7 @@ ManSchema ManSchema::from_man_page(const std::string& path) {
     if (after_tp && !command.empty() && std::regex_match(line, m, command_tag)) command = m[1];
     after_tp = line == ".TP";
     const bool b_line = line.rfind(".B ", 0) == 0;
-    std::string text = unroff(b_line ? line.substr(3) : line);
+    std::string text = roff_text(b_line ? line.substr(3) : line);
     if (!pending.empty()) {
       if (!b_line) throw std::runtime_error(path + ":" + std::to_string(number) + ": unbalanced template");
       text = pending + text;

@@ -16,6 +16,8 @@
 
 #include <twinbox/cli/config.hpp>
 
+#include "support/roff.hpp"
+
 using namespace twinbox;
 
 namespace {
@@ -33,17 +35,6 @@ std::vector<std::string> lines_of(const std::string& text) {
   std::istringstream in(text);
   for (std::string line; std::getline(in, line);) lines.push_back(line);
   return lines;
-}
-
-/// The roff escapes the examples use, undone: the text as man(1) shows it.
-std::string unroff(std::string s) {
-  for (const auto& [from, to] : std::vector<std::pair<std::string, std::string>>{
-           {"\\-", "-"}, {"\\e", "\\"}, {"\\(en", "-"}, {"\\&", ""}, {"\\fB", ""}, {"\\fR", ""}}) {
-    for (auto at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) {
-      s.replace(at, from.size(), to);
-    }
-  }
-  return s;
 }
 
 /// The key a config line sets ("" for comments, section headers and blank lines).
@@ -78,13 +69,13 @@ ManPage read_conf5() {
     if (key_section && l == "Example:" && i + 2 < lines.size()) {
       // ".B key = value", or (too long to fill) the line of a ".nf" block.
       const std::string& e = lines[i + 1] == ".nf" ? lines[i + 2] : lines[i + 1];
-      page.examples[key] = unroff(e.substr(e.rfind(".B ", 0) == 0 ? 3 : 0));
+      page.examples[key] = test::roff_text(e.substr(e.rfind(".B ", 0) == 0 ? 3 : 0));
     } else if (section == "EXAMPLES" && (l == ".nf" || l == ".fi")) {
       if (l == ".fi") page.files.push_back(file);
       in_file = l == ".nf";
       file.clear();
     } else if (in_file) {
-      file += unroff(l) + "\n";
+      file += test::roff_text(l) + "\n";
     }
   }
   return page;
