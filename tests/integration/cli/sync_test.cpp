@@ -1,5 +1,6 @@
 // `twinbox sync` and `twinbox check` against `twinbox serve` started as a child process on
-// port 0 (two users of one server are the two sides): authentication failure, JSON output,
+// port 0 (two users of one server are the two sides): authentication failure, JSON output
+// validated against the schema of twinbox(1) (man_schema.hpp), error events at each scope,
 // dry run, --exit-code, a no-op run, --debug redaction, the deletion guard (partial, exit 2).
 
 #include <doctest/doctest.h>
