@@ -44,7 +44,9 @@ struct ConfigFiles {
   }
   TempDir dir;
   std::string in_xdg, beside;
-  [[nodiscard]] std::vector<std::string> env() const { return {"XDG_CONFIG_HOME=" + dir.path + "/xdg"}; }
+  [[nodiscard]] std::vector<std::string> env() const {
+    return {"XDG_CONFIG_HOME=" + dir.path + "/xdg"};
+  }
 };
 
 TEST_CASE("bash completion: commands, options, extension names, config files") {

@@ -82,9 +82,10 @@ class TemplateParser {
       t.text = quoted();
     } else {
       const auto start = pos_;
-      while (pos_ < s_.size() && (std::isalnum(static_cast<unsigned char>(s_[pos_])) != 0 || s_[pos_] == '_')) {
-        ++pos_;
-      }
+      auto word = [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_';
+      };
+      while (pos_ < s_.size() && word(s_[pos_])) ++pos_;
       if (pos_ == start) fail("expected a type");
       t.text = s_.substr(start, pos_ - start);
     }
@@ -149,7 +150,9 @@ ManSchema ManSchema::from_man_page(const std::string& path) {
       } else if (text.rfind("{\"event\":", 0) == 0) {
         SchemaType t = TemplateParser(text).parse_all();
         const auto& kind = t.members.front().second;
-        if (kind.kind != SchemaType::Kind::Literal) throw std::runtime_error("event is not a literal");
+        if (kind.kind != SchemaType::Kind::Literal) {
+          throw std::runtime_error("event is not a literal");
+        }
         schema.events_[kind.text] = std::move(t);
       } else if (!command.empty() && text.rfind('{', 0) == 0) {
         schema.commands_[command] = TemplateParser(text).parse_all();
@@ -172,10 +175,13 @@ ManSchema ManSchema::from_man_page(const std::string& path) {
     const bool b_line = line.rfind(".B ", 0) == 0;
     std::string text = roff_text(b_line ? line.substr(3) : line);
     if (!pending.empty()) {
-      if (!b_line) throw std::runtime_error(path + ":" + std::to_string(number) + ": unbalanced template");
+      if (!b_line) {
+        throw std::runtime_error(path + ":" + std::to_string(number) + ": unbalanced template");
+      }
       text = pending + text;
       pending.clear();
-    } else if ((!in_block && !b_line) || !(text.rfind('{', 0) == 0 || std::regex_search(text, m, definition))) {
+    } else if ((!in_block && !b_line) ||
+               !(text.rfind('{', 0) == 0 || std::regex_search(text, m, definition))) {
       continue;  // prose, tags, examples
     }
     if (!balanced(text)) {
@@ -262,7 +268,8 @@ std::string ManSchema::check(const SchemaType& t, const json& v, const std::stri
     case Kind::Name: break;
   }
   if (t.text == "N") {
-    const bool natural = v.is_number_unsigned() || (v.is_number_integer() && v.get<std::int64_t>() >= 0);
+    const bool natural =
+        v.is_number_unsigned() || (v.is_number_integer() && v.get<std::int64_t>() >= 0);
     return natural ? "" : wrong("N (a non-negative integer)");
   }
   if (t.text == "NUMBER") return v.is_number() ? "" : wrong("a number");

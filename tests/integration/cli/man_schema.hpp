@@ -10,8 +10,9 @@
 //   type   := single ('|' single)*
 //   single := object | '[' type '...' ']' | "literal" | NAME
 //   object := '{' [ "member" ':' type { ',' "member" ':' type } ] '}'
-// NAME is N (non-negative integer), NUMBER, STRING, BOOL, null, true, false, or a named type. A documented
-// member must be present; objects may carry more members (the page says they may gain some).
+// NAME is N (non-negative integer), NUMBER, STRING, BOOL, null, true, false, or a named
+// type. A documented member must be present; objects may carry more members (the page says
+// they may gain some).
 
 #include <map>
 #include <memory>

@@ -5,9 +5,12 @@
 #include <doctest/doctest.h>
 
 #include <nlohmann/json.hpp>
+#include <regex>
+#include <set>
 #include <string>
 
 #include "man_schema.hpp"
+#include "process.hpp"
 
 namespace twinbox::test {
 namespace {
@@ -31,9 +34,11 @@ TEST_CASE("the schema read from twinbox(1) accepts documented events and rejects
     CHECK_MESSAGE(schema.commands().count(command) == 1, command);
   }
   // A side that failed has the second form of check's C ("ok":false, no capabilities).
-  const json failed{{"endpoint", "127.0.0.1:1"}, {"ok", false}, {"error", "refused"}, {"kind", "network"}};
+  const json failed{
+      {"endpoint", "127.0.0.1:1"}, {"ok", false}, {"error", "refused"}, {"kind", "network"}};
   json check{{"config", "c"}, {"state", "s"}, {"ok", false}, {"local", failed}, {"remote", failed}};
-  CHECK_MESSAGE(schema.validate_output("check", check).empty(), schema.validate_output("check", check));
+  const std::string failed_side = schema.validate_output("check", check);
+  CHECK_MESSAGE(failed_side.empty(), failed_side);
   check["local"]["ok"] = true;  // "ok":true needs the members of a side that logged in
   CHECK(contains(schema.validate_output("check", check), "check.local"));
   json copied{{"event", "copied"}, {"mailbox", "INBOX"}, {"to", "local"},
@@ -57,6 +62,23 @@ TEST_CASE("the schema read from twinbox(1) accepts documented events and rejects
   CHECK(contains(rejected("bytes", "120"), "copied.bytes"));
   CHECK(contains(rejected("mailbox", json::value_t::discarded), "\"mailbox\" is missing"));
   CHECK(contains(schema.validate(json{{"event", "no_such_event"}}), "not documented"));
+}
+
+TEST_CASE("sync --help names the event kinds twinbox(1) documents, and no others") {
+  auto help = run_twinbox({"sync", "--help"});
+  REQUIRE(help.status == 0);
+  const std::string intro = "(events: ";
+  const auto from = help.out.find(intro);
+  REQUIRE_MESSAGE(from != std::string::npos, help.out);
+  const auto start = from + intro.size();
+  const std::string list = help.out.substr(start, help.out.find(')', start) - start);
+  static const std::regex word("[a-z_]+");
+  std::set<std::string> named;
+  for (auto it = std::sregex_iterator(list.begin(), list.end(), word);
+       it != std::sregex_iterator(); ++it) {
+    named.insert(it->str());
+  }
+  CHECK(named == ManSchema::twinbox1().kinds());
 }
 
 }  // namespace

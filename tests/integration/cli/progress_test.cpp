@@ -174,7 +174,8 @@ TEST_CASE("progress display in a pseudo-terminal (tmux): per mailbox, overall, t
   slow.delay = 250ms;
   FaultProxy proxy(serve.port, slow);
   TempDir dir;
-  const std::string file = dir.write("c.conf", config(serve.port, dir.path + "/s.db", proxy.port()));
+  const std::string file =
+      dir.write("c.conf", config(serve.port, dir.path + "/s.db", proxy.port()));
   Tmux tmux(dir.path);
   tmux.start("t", "sync --config " + file);
 
@@ -250,7 +251,8 @@ TEST_CASE("--quiet on a terminal: no progress display, no output on success") {
   fill(serve.port, "INBOX", 300, 4096);
   TempDir dir;
   Tmux tmux(dir.path);
-  tmux.start("quiet", "sync --quiet --config " + dir.write("q.conf", config(serve.port, dir.path + "/q.db")));
+  const std::string quiet_conf = dir.write("q.conf", config(serve.port, dir.path + "/q.db"));
+  tmux.start("quiet", "sync --quiet --config " + quiet_conf);
   const std::string quiet = tmux.finished_log("quiet", 120s);
   REQUIRE_MESSAGE(!quiet.empty(), "the quiet sync did not end; screen:\n" << tmux.screen("quiet"));
   CHECK_MESSAGE(contains(quiet, "twinbox-exit=0"), quiet);
@@ -264,7 +266,8 @@ TEST_CASE("--quiet on a terminal: no progress display, no output on success") {
 
   // The same terminal without --quiet (a second initial sync with its own state, which pairs
   // the messages already on both sides) does draw the display: the check above can fail.
-  tmux.start("loud", "sync --config " + dir.write("l.conf", config(serve.port, dir.path + "/l.db")));
+  const std::string loud_conf = dir.write("l.conf", config(serve.port, dir.path + "/l.db"));
+  tmux.start("loud", "sync --config " + loud_conf);
   const std::string loud = tmux.finished_log("loud", 120s);
   REQUIRE_MESSAGE(!loud.empty(), "the sync did not end; screen:\n" << tmux.screen("loud"));
   CHECK_MESSAGE(contains(loud, "twinbox-exit=0"), loud);
