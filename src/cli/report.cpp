@@ -233,6 +233,7 @@ void Reporter::report(const sync::SyncReport& report, bool dry_run) {
         json_line(json{{"event", "error"},
                        {"scope", "mailbox"},
                        {"kind", "partial"},
+                       {"code", "mailbox stopped"},
                        {"mailbox", m.name},
                        {"message", m.error}}
                       .dump());

@@ -17,6 +17,7 @@
 #include <twinbox/client/connect.hpp>
 #include <twinbox/net/io.hpp>
 
+#include "man_schema.hpp"
 #include "process.hpp"
 
 namespace twinbox::test::admin {
@@ -138,7 +139,11 @@ inline json parse_one(const ProcessResult& r) {
   return j;
 }
 
-/// A string or null (schema: "string|null").
-inline bool str_or_null(const json& j) { return j.is_string() || j.is_null(); }
+/// Checks `j` against the object twinbox(1) "JSON OUTPUT" documents for `twinbox COMMAND
+/// --json` (read from the man page: man_schema.hpp).
+inline void check_documented(const std::string& command, const json& j) {
+  const std::string wrong = ManSchema::twinbox1().validate_output(command, j);
+  CHECK_MESSAGE(wrong.empty(), wrong << "\n  in " << j.dump());
+}
 
 }  // namespace twinbox::test::admin

@@ -1,5 +1,5 @@
 // `twinbox` without servers: help, version, usage and config errors, serve's refusal of a
-// plaintext public listener, connection refused, the state lock, the demo, completions.
+// plaintext public listener, connection refused, the state lock, the demo.
 
 #include <doctest/doctest.h>
 #include <fcntl.h>
@@ -27,10 +27,10 @@ std::string plain_config(unsigned short port, const std::string& state) {
 TEST_CASE("--help lists every command with examples and exit codes; --version") {
   auto r = run_twinbox({"--help"});
   CHECK(r.status == 0);
-  for (const char* word : {"sync", "check", "serve", "demo", "Examples:", "Exit status"}) {
+  for (const char* word : {"sync", "watch", "check", "serve", "demo", "Examples:", "Exit status"}) {
     CHECK_MESSAGE(contains(r.out, word), word);
   }
-  for (const char* cmd : {"sync", "check", "serve", "demo"}) {
+  for (const char* cmd : {"sync", "watch", "check", "serve", "demo"}) {
     auto h = run_twinbox({cmd, "--help"});
     CHECK_MESSAGE(h.status == 0, cmd);
     CHECK_MESSAGE(contains(h.out, "Examples:"), cmd);
@@ -163,42 +163,6 @@ TEST_CASE("demo: exits 0 and shows both sides identical") {
   REQUIRE(at != std::string::npos);
   const std::string conf = r.out.substr(at + 8, r.out.find(' ', at + 8) - at - 8);
   CHECK_MESSAGE(::access(conf.c_str(), F_OK) != 0, conf);
-}
-
-TEST_CASE("completions load in their shells") {
-  const std::string dir = TWINBOX_COMPLETION_DIR;
-  auto b = run_program({"bash", "-c",
-                        "source " + dir + "/twinbox.bash && COMP_WORDS=(twinbox sy) COMP_CWORD=1 && "
-                        "_twinbox && echo \"${COMPREPLY[*]}\" && "
-                        "COMP_WORDS=(twinbox serve --dis) COMP_CWORD=2 && _twinbox && "
-                        "echo \"${COMPREPLY[*]}\" && complete -p twinbox"});
-  CHECK_MESSAGE(b.status == 0, b.err);
-  CHECK(contains(b.out, "sync\n"));
-  CHECK(contains(b.out, "--disable"));
-  CHECK(contains(b.out, "complete -F _twinbox twinbox"));
-
-  if (run_program({"sh", "-c", "command -v zsh"}).status == 0) {
-    // autoload +X parses the function file (compinit itself takes seconds: not needed to
-    // know the file parses and declares itself for twinbox).
-    auto z = run_program({"zsh", "-fc",
-                          "fpath=(" + dir + " $fpath); autoload -Uz +X _twinbox && print loaded; "
-                          "read -r first < " + dir + "/_twinbox; print -r -- $first"});
-    CHECK_MESSAGE(z.status == 0, z.err);
-    CHECK(contains(z.out, "loaded"));
-    CHECK(contains(z.out, "#compdef twinbox"));
-  } else {
-    MESSAGE("zsh not installed: zsh completion not loaded");
-  }
-  if (run_program({"sh", "-c", "command -v fish"}).status == 0) {
-    auto f = run_program({"fish", "--no-config", "-c",
-                          "source " + dir + "/twinbox.fish; complete -C 'twinbox sy'; "
-                          "complete -C 'twinbox sync --dr'"});
-    CHECK_MESSAGE(f.status == 0, f.err);
-    CHECK(contains(f.out, "sync"));
-    CHECK(contains(f.out, "--dry-run"));
-  } else {
-    MESSAGE("fish not installed: fish completion not loaded");
-  }
 }
 
 }  // namespace

@@ -12,21 +12,6 @@ namespace {
 
 using namespace admin;
 
-/// twinbox(1) "JSON OUTPUT", `repair --json`.
-void check_repair_schema(const json& j) {
-  CHECK(j["dry_run"].is_boolean());
-  CHECK(j["skipped"].is_number_unsigned());
-  CHECK(j["exit_code"].is_number_integer());
-  const char* counts[] = {"confirmed", "dropped", "paired", "hashed", "one_sided", "ambiguous", "intents"};
-  for (const char* k : counts) CHECK_MESSAGE(j["total"][k].is_number_unsigned(), k);
-  REQUIRE(j["mailboxes"].is_array());
-  for (const auto& m : j["mailboxes"]) {
-    CHECK(m["mailbox"].is_string());
-    CHECK(str_or_null(m["skipped"]));
-    for (const char* k : counts) CHECK_MESSAGE(m[k].is_number_unsigned(), k);
-  }
-}
-
 const json& mailbox(const json& report, const std::string& name) {
   for (const auto& m : report["mailboxes"]) {
     if (m["mailbox"] == name) return m;
@@ -121,13 +106,13 @@ TEST_CASE("repair: lost and wrong pairs are fixed by content; the next sync copi
   auto dry = acct.run("repair", {"--dry-run", "--json"});
   REQUIRE_MESSAGE(dry.status == 0, dry.out << dry.err);
   auto d = parse_one(dry);
-  check_repair_schema(d);
+  check_documented("repair", d);
   CHECK(d["dry_run"] == true);
 
   auto real = acct.run("repair", {"--json"});
   REQUIRE_MESSAGE(real.status == 0, real.out << real.err);
   auto r = parse_one(real);
-  check_repair_schema(r);
+  check_documented("repair", r);
   const json& inbox = mailbox(r, "INBOX");
   CHECK(inbox["skipped"].is_null());
   CHECK(inbox["dropped"] == 2);    // r-4 <-> r-5

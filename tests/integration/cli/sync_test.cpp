@@ -1,5 +1,6 @@
 // `twinbox sync` and `twinbox check` against `twinbox serve` started as a child process on
-// port 0 (two users of one server are the two sides): authentication failure, JSON output,
+// port 0 (two users of one server are the two sides): authentication failure, JSON output
+// validated against the schema of twinbox(1) (man_schema.hpp), error events at each scope,
 // dry run, --exit-code, a no-op run, --debug redaction, the deletion guard (partial, exit 2).
 
 #include <doctest/doctest.h>
@@ -8,6 +9,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
@@ -19,6 +21,7 @@
 #include <twinbox/imap/seqset.hpp>
 #include <twinbox/net/io.hpp>
 
+#include "man_schema.hpp"
 #include "process.hpp"
 
 namespace twinbox::test {
@@ -67,81 +70,59 @@ std::vector<json> json_lines(const std::string& out) {
   return v;
 }
 
-void check_counts(const json& c) {
-  REQUIRE(c.is_object());
-  for (const char* k : {"copied", "flags", "expunged", "moved", "bytes"}) {
-    CHECK_MESSAGE(c.contains(k), k);
-    CHECK(c[k].is_number_unsigned());
-  }
-}
-
-/// Checks every line against the schema of twinbox(1) "JSON OUTPUT"; returns the summary.
+/// Checks every line against the schema twinbox(1) "JSON OUTPUT" documents (read from the man
+/// page, see man_schema.hpp) and that the summary comes last; returns the summary.
 json check_schema(const std::vector<json>& events) {
   REQUIRE(!events.empty());
-  const std::set<std::string> kinds{"log",   "mailbox",  "plan",     "problem",       "error",
-                                    "summary", "totals", "mailbox_start", "copied",
-                                    "moved", "expunged", "flags"};
-  const std::set<std::string> sides{"local", "remote"};
+  const ManSchema& schema = ManSchema::twinbox1();
   for (const auto& e : events) {
-    REQUIRE(e.contains("event"));
-    const std::string kind = e["event"].get<std::string>();
-    CHECK_MESSAGE(kinds.count(kind) == 1, kind);
-    if (kind == "totals" || kind == "mailbox_start") {
-      if (kind == "totals") CHECK(e["mailboxes"].is_number_unsigned());
-      if (kind == "mailbox_start") CHECK(e["mailbox"].is_string());
-      for (const char* side : {"local", "remote"}) {
-        for (const char* k : {"copies", "bytes", "flags", "expunges"}) {
-          CHECK_MESSAGE(e[side][k].is_number_unsigned(), kind << "." << side << "." << k);
-        }
-      }
-    } else if (kind == "copied") {
-      CHECK(e["mailbox"].is_string());
-      CHECK(sides.count(e["to"].get<std::string>()) == 1);
-      CHECK(e["source_uid"].is_number_unsigned());
-      CHECK((e["uid"].is_number_unsigned() || e["uid"].is_null()));
-      CHECK(e["bytes"].is_number_unsigned());
-    } else if (kind == "moved" || kind == "expunged" || kind == "flags") {
-      CHECK(e["mailbox"].is_string());
-      CHECK(sides.count(e["side"].get<std::string>()) == 1);
-      CHECK(e["uid"].is_number_unsigned());
-      if (kind == "moved") CHECK(e["to_mailbox"].is_string());
-      if (kind == "flags") {
-        const std::set<std::string> ops{"set", "add", "remove"};
-        CHECK(ops.count(e["op"].get<std::string>()) == 1);
-        REQUIRE(e["flags"].is_array());
-        for (const auto& f : e["flags"]) CHECK(f.is_string());
-      }
-    } else if (kind == "mailbox") {
-      CHECK(e["mailbox"].is_string());
-      CHECK(e["created"].is_boolean());
-      check_counts(e["local"]);
-      check_counts(e["remote"]);
-      CHECK((e["error"].is_null() || e["error"].is_string()));
-    } else if (kind == "log") {
-      CHECK(e["message"].is_string());
-    } else if (kind == "problem" || kind == "plan") {
-      CHECK(e["mailbox"].is_string());
-    } else if (kind == "error") {
-      CHECK(e["scope"].is_string());
-      CHECK(e["kind"].is_string());
-      CHECK(e["message"].is_string());
-    }
+    const std::string wrong = schema.validate(e);
+    CHECK_MESSAGE(wrong.empty(), wrong << "\n  in " << e.dump());
   }
   const json& s = events.back();
   REQUIRE(s["event"] == "summary");
-  CHECK(s["status"].is_string());
-  CHECK(s["exit_code"].is_number_integer());
-  CHECK(s["changed"].is_boolean());
-  CHECK(s["dry_run"].is_boolean());
-  for (const char* k : {"mailboxes_checked", "mailboxes_unchanged", "mailboxes_failed", "problems",
-                        "bytes"}) {
-    CHECK_MESSAGE(s[k].is_number_unsigned(), k);
-  }
-  check_counts(s["local"]);
-  check_counts(s["remote"]);
-  CHECK(s["commands"]["local"].is_number_unsigned());
-  CHECK(s["seconds"].is_number());
+  for (std::size_t i = 0; i + 1 < events.size(); ++i) CHECK(events[i]["event"] != "summary");
   return s;
+}
+
+TEST_CASE("--json error events at connection and fatal scope match the documented schema") {
+  ServeChild serve;
+  TempDir dir;
+  struct Failure {
+    const char* what;
+    std::string file;
+    int exit;
+    const char* scope;
+    const char* kind;
+  };
+  const std::vector<Failure> failures{
+      {"wrong password", dir.write("auth.conf", config(serve.port, dir.path + "/a.db", "wrong-pw")),
+       4, "connection", "auth"},
+      {"connection refused",
+       dir.write("net.conf", config(closed_port(), dir.path + "/n.db", "bob-pw")), 6, "connection",
+       "network"},
+      {"bad config", dir.write("bad.conf", config(serve.port, dir.path + "/c.db", "bob-pw",
+                                                  "max_delete_percent = 200\n")),
+       3, "fatal", "config"},
+  };
+  for (const auto& f : failures) {
+    INFO(f.what);
+    auto r = run_twinbox({"sync", "--json", "--config", f.file});
+    CHECK_MESSAGE(r.status == f.exit, r.out << r.err);
+    const auto events = json_lines(r.out);
+    const json summary = check_schema(events);
+    CHECK(summary["status"] == f.kind);
+    CHECK(summary["exit_code"] == f.exit);
+    std::vector<json> errors;
+    std::copy_if(events.begin(), events.end(), std::back_inserter(errors),
+                 [](const json& e) { return e["event"] == "error"; });
+    REQUIRE_MESSAGE(errors.size() == 1, r.out);
+    CHECK(errors[0]["scope"] == f.scope);
+    CHECK(errors[0]["kind"] == f.kind);
+    CHECK(!errors[0]["code"].get<std::string>().empty());
+    CHECK(!errors[0]["message"].get<std::string>().empty());
+    CHECK(!contains(r.out, "wrong-pw"));
+  }
 }
 
 TEST_CASE("wrong password exits 4 for sync and check") {
@@ -156,6 +137,18 @@ TEST_CASE("wrong password exits 4 for sync and check") {
   CHECK_MESSAGE(c.status == 4, c.out << c.err);
   CHECK(contains(c.out, "local: 127.0.0.1"));  // the local side logged in and was reported
   CHECK(contains(c.out, "sync path: QRESYNC"));
+  // --json: the documented object, with the failed side in its second form.
+  auto cj = run_twinbox({"check", "--json", "--config", file});
+  CHECK(cj.status == 4);
+  const json j = json::parse(cj.out, nullptr, false);
+  REQUIRE_MESSAGE(!j.is_discarded(), cj.out);
+  const std::string wrong = ManSchema::twinbox1().validate_output("check", j);
+  CHECK_MESSAGE(wrong.empty(), wrong << "\n  in " << cj.out);
+  CHECK(j["ok"] == false);
+  CHECK(j["local"]["ok"] == true);
+  CHECK(j["remote"]["ok"] == false);
+  CHECK(j["remote"]["kind"] == "auth");
+  CHECK(!contains(cj.out, "wrong-pw"));
 }
 
 TEST_CASE("check reports capabilities and sync paths, and changes nothing") {
@@ -397,7 +390,18 @@ TEST_CASE("the deletion guard makes a run partial (exit 2) until --allow-mass-de
   CHECK(summary["status"] == "partial");
   CHECK(summary["mailboxes_failed"].get<unsigned>() >= 1);
   CHECK_MESSAGE(contains(guarded.err, "INBOX"), guarded.err);
-  CHECK(contains(guarded.out, "\"scope\":\"mailbox\""));
+  // The mailbox-scoped error event (checked against the schema above) names the mailbox.
+  std::vector<json> errors;
+  for (const auto& e : json_lines(guarded.out)) {
+    if (e["event"] == "error") errors.push_back(e);
+  }
+  REQUIRE_MESSAGE(errors.size() == 1, guarded.out);
+  CHECK(errors[0]["scope"] == "mailbox");
+  CHECK(errors[0]["kind"] == "partial");
+  CHECK(errors[0]["code"] == "mailbox stopped");
+  CHECK(errors[0]["mailbox"] == "INBOX");
+  CHECK_MESSAGE(contains(errors[0]["message"].get<std::string>(), "--allow-mass-delete"),
+                errors[0]["message"]);
 
   auto allowed = run_twinbox({"sync", "--config", file, "--allow-mass-delete"});
   CHECK_MESSAGE(allowed.status == 0, allowed.out << allowed.err);
@@ -465,6 +469,8 @@ TEST_CASE("watch: first round, then a new message on one side is copied; SIGTERM
       if (!line) return std::nullopt;
       json j = json::parse(*line, nullptr, false);
       REQUIRE_MESSAGE(!j.is_discarded(), "not JSON: " << *line);
+      const std::string wrong = ManSchema::twinbox1().validate(j);
+      CHECK_MESSAGE(wrong.empty(), wrong << "\n  in " << *line);
       if (j["event"] == "copied" && j["to"] == "local") ++copied_to_local;
       if (j["event"] == kind) return j;
     }
