@@ -117,3 +117,27 @@ TEST_CASE("idle timeout: a session that is not logged in is cut as well") {
   const auto bye_at = c.expect_bye_and_eof("* BYE Disconnected for inactivity.");
   CHECK(bye_at - connected >= kTimeout);
 }
+
+TEST_CASE("failed login: the NO comes after the delay and other sessions are served meanwhile") {
+  constexpr auto kDelay = 2000ms;
+  test::RunningServer r(options(60 * 1000, static_cast<int>(kDelay.count())));
+  Client bad(r.port);
+  Client good(r.port);
+  bad.line();
+  good.line();
+  const auto sent = SteadyClock::now();
+  bad.send("a LOGIN alice wrong");
+  // While `bad` waits for its NO, `good` logs in and works.
+  good.send("g1 LOGIN alice secret");
+  CHECK(good.tagged("g1").rfind("g1 OK ", 0) == 0);
+  good.send("g2 SELECT INBOX");
+  CHECK(good.tagged("g2") == "g2 OK [READ-WRITE] Select completed.");
+  const auto good_done = SteadyClock::now();
+  CHECK(bad.line() == "a NO [AUTHENTICATIONFAILED] Authentication failed.");
+  const auto no_at = SteadyClock::now();
+  CHECK(no_at - sent >= kDelay);
+  CHECK(good_done < no_at);
+  // The session goes on after the NO.
+  bad.send("b LOGIN alice secret");
+  CHECK(bad.tagged("b").rfind("b OK ", 0) == 0);
+}
