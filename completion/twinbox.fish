@@ -53,7 +53,7 @@ complete -c twinbox -n "__fish_seen_subcommand_from serve" -l tls-cert -r -F -d 
 complete -c twinbox -n "__fish_seen_subcommand_from serve" -l tls-key -r -F -d 'PEM private key'
 complete -c twinbox -n "__fish_seen_subcommand_from serve" -l tls-port -x -d 'Implicit TLS port'
 complete -c twinbox -n "__fish_seen_subcommand_from serve" -l stdio -d 'One pre-authenticated session on stdin/stdout'
-complete -c twinbox -n "__fish_seen_subcommand_from serve" -l disable -x -a 'QRESYNC CONDSTORE UIDPLUS MOVE LITERAL+ LIST-STATUS LIST-EXTENDED ESEARCH ENABLE COMPRESS=DEFLATE NOTIFY IDLE SPECIAL-USE OBJECTID UNSELECT NAMESPACE ID MULTIAPPEND STARTTLS SASL-IR' -d 'Switch extensions off'
+complete -c twinbox -n "__fish_seen_subcommand_from serve" -l disable -x -a 'QRESYNC CONDSTORE UIDPLUS MOVE LITERAL+ LIST-STATUS LIST-EXTENDED ESEARCH ENABLE COMPRESS=DEFLATE NOTIFY IDLE SPECIAL-USE OBJECTID UNSELECT NAMESPACE ID MULTIAPPEND SEARCHRES STARTTLS SASL-IR' -d 'Switch extensions off'
 complete -c twinbox -n "__fish_seen_subcommand_from serve" -l seed-demo -x -d 'Sample messages per user'
 complete -c twinbox -n "__fish_seen_subcommand_from serve" -l allow-plaintext -d 'Listen on a non-loopback address without TLS'
 complete -c twinbox -n "__fish_seen_subcommand_from serve" -l no-fsync -d 'Do not fsync each commit'

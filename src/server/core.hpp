@@ -27,6 +27,11 @@ class ServerCore {
   [[nodiscard]] const Options& options() const { return options_; }
   [[nodiscard]] Storage& store() { return *storage_; }
 
+  /// The extensions Options::disabled may name (upper case), in CAPABILITY order.
+  static const std::vector<std::string_view>& switchable_extensions();
+  /// Errc::Config naming the first entry of `disabled` (any case) that is not switchable,
+  /// with the list of those that are.
+  static Status check_disabled(const std::set<std::string>& disabled);
   /// True when extension `name` (upper case) is offered.
   [[nodiscard]] bool has(std::string_view name) const;
   /// The CAPABILITY list (without "CAPABILITY") for a session in the given situation.

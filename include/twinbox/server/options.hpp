@@ -74,11 +74,13 @@ struct Options {
   std::vector<User> users;  ///< accepted logins
   std::string users_file;   ///< optional file of "name:password" lines (# comments)
 
-  /// Capabilities switched off (upper case, e.g. "QRESYNC", "CONDSTORE", "UIDPLUS", "MOVE",
-  /// "LITERAL+", "LIST-STATUS", "LIST-EXTENDED", "ESEARCH", "ENABLE", "COMPRESS=DEFLATE",
-  /// "NOTIFY", "IDLE", "SPECIAL-USE", "OBJECTID", "UNSELECT", "NAMESPACE", "ID",
-  /// "MULTIAPPEND", "SEARCHRES", "STARTTLS", "SASL-IR"). Switching one off removes its commands and
-  /// behaviour as well: without CONDSTORE there is no MODSEQ anywhere (and no QRESYNC).
+  /// Capabilities switched off, in any case: the names of ServerCore::switchable_extensions()
+  /// ("QRESYNC", "CONDSTORE", "UIDPLUS", "MOVE", "LITERAL+", "LIST-STATUS", "LIST-EXTENDED",
+  /// "ESEARCH", "SEARCHRES", "ENABLE", "COMPRESS=DEFLATE", "NOTIFY", "IDLE", "SPECIAL-USE",
+  /// "CREATE-SPECIAL-USE", "OBJECTID", "UNSELECT", "NAMESPACE", "ID", "MULTIAPPEND",
+  /// "STARTTLS", "SASL-IR"); any other name fails Server::create with Errc::Config.
+  /// Switching one off removes its commands and behaviour as well: without CONDSTORE there
+  /// is no MODSEQ anywhere (and no QRESYNC).
   std::set<std::string> disabled;
 
   Limits limits;
