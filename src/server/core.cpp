@@ -31,12 +31,12 @@ ServerCore::ServerCore(Options options, std::unique_ptr<Storage> storage)
 }
 
 const std::vector<std::string_view>& ServerCore::switchable_extensions() {
+  // Every name capabilities() can announce (AUTH=PLAIN and CHILDREN are always on).
   static const std::vector<std::string_view> names = {
-      "SASL-IR",     "LITERAL+",        "ID",           "ENABLE",        "IDLE",
-      "STARTTLS",    "NAMESPACE",       "UNSELECT",     "UIDPLUS",       "MOVE",
-      "CONDSTORE",   "QRESYNC",         "ESEARCH",      "SEARCHRES",     "LIST-EXTENDED",
-      "LIST-STATUS", "SPECIAL-USE",     "CREATE-SPECIAL-USE", "MULTIAPPEND", "COMPRESS=DEFLATE",
-      "NOTIFY",      "OBJECTID"};
+      "SASL-IR", "LITERAL+", "ID", "ENABLE", "IDLE", "STARTTLS", "NAMESPACE", "UNSELECT",
+      "UIDPLUS", "MOVE", "CONDSTORE", "QRESYNC", "ESEARCH", "SEARCHRES", "LIST-EXTENDED",
+      "LIST-STATUS", "SPECIAL-USE", "CREATE-SPECIAL-USE", "MULTIAPPEND", "COMPRESS=DEFLATE",
+      "NOTIFY", "OBJECTID"};
   return names;
 }
 
