@@ -88,7 +88,7 @@ TEST_CASE("idle timeout: a silent session gets BYE and is closed after the confi
   CHECK(r.server->connection_count() == 0);
 }
 
-TEST_CASE("idle timeout: a session in IDLE is logged off too (RFC 2177 §3), pushes or not") {
+TEST_CASE("idle timeout: a session in IDLE is logged off too (RFC 2177 §3)") {
   constexpr auto kTimeout = 1000ms;
   test::RunningServer r(options(static_cast<int>(kTimeout.count()), 0));
   Client c(r.port);
@@ -100,7 +100,7 @@ TEST_CASE("idle timeout: a session in IDLE is logged off too (RFC 2177 §3), pus
   const auto last_input = SteadyClock::now();
   c.send("c IDLE");
   CHECK(c.line() == "+ idling");
-  // Output to the client is not activity: a push during IDLE does not restart the timer.
+  // A change pushed to the idling client (output, not client activity) does not save it.
   REQUIRE(r.server->append_message("alice", "INBOX", "Subject: pushed\r\n\r\nhi\r\n"));
   CHECK(c.line() == "* 1 EXISTS");
   CHECK(c.line() == "* 1 RECENT");
