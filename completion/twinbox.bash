@@ -53,7 +53,7 @@ _twinbox() {
       COMPREPLY=($(compgen -W "127.0.0.1:1143 127.0.0.1:0 [::1]:1143 0.0.0.0:143" -- "$cur"))
       return
       ;;
-    -u | --user | --tls-port | --seed-demo | --max-connections | --auth-lockout-after | --messages)
+    -u | --user | --tls-port | --seed-demo | --max-connections | --idle-timeout | --auth-lockout-after | --messages)
       return
       ;;
   esac
@@ -88,7 +88,7 @@ _twinbox() {
       opts="-c --config --force --debug -h --help"
       ;;
     serve)
-      opts="-l --listen --db -u --user --users-file --tls-cert --tls-key --tls-port --stdio --disable --seed-demo --allow-plaintext --no-fsync --max-connections --auth-lockout-after --test-controls -h --help"
+      opts="-l --listen --db -u --user --users-file --tls-cert --tls-key --tls-port --stdio --disable --seed-demo --allow-plaintext --no-fsync --max-connections --idle-timeout --auth-lockout-after --test-controls -h --help"
       ;;
     demo)
       opts="--messages -v --verbose -h --help"

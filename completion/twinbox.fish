@@ -58,6 +58,7 @@ complete -c twinbox -n "__fish_seen_subcommand_from serve" -l seed-demo -x -d 'S
 complete -c twinbox -n "__fish_seen_subcommand_from serve" -l allow-plaintext -d 'Listen on a non-loopback address without TLS'
 complete -c twinbox -n "__fish_seen_subcommand_from serve" -l no-fsync -d 'Do not fsync each commit'
 complete -c twinbox -n "__fish_seen_subcommand_from serve" -l max-connections -x -d 'Connections served at once'
+complete -c twinbox -n "__fish_seen_subcommand_from serve" -l idle-timeout -x -d 'Log out a session after SECONDS without input'
 complete -c twinbox -n "__fish_seen_subcommand_from serve" -l auth-lockout-after -x -d 'Lock out a client address after N failed logins'
 complete -c twinbox -n "__fish_seen_subcommand_from serve" -l test-controls -d 'Enable test-only switches'
 

@@ -175,6 +175,10 @@ void add_serve(CLI::App& app, ServeArgs& a) {
   serve->add_flag("--no-fsync", a.no_fsync, "Do not fsync each commit of a --db file (faster)");
   serve->add_option("--max-connections", a.max_connections, "Connections served at once")
       ->capture_default_str();
+  serve->add_option("--idle-timeout", a.idle_timeout,
+                    "Log out a session after SECONDS without input (IDLE included)")
+      ->type_name("SECONDS")
+      ->capture_default_str();
   serve->add_option("--auth-lockout-after", a.auth_lockout_after,
                     "Lock out a client address after N failed logins (0 = never)")
       ->type_name("N")

@@ -59,6 +59,7 @@ struct ServeArgs {
   bool no_fsync = false;
   std::size_t max_connections = 256;
   std::size_t auth_lockout_after = 10;  ///< failed logins per address before a lockout; 0 = off
+  long long idle_timeout = 1800;        ///< seconds without client input before BYE
   // Test controls (only with --test-controls).
   bool test_controls = false;
   std::vector<std::string> test_uidvalidity;  ///< MAILBOX=N

@@ -69,6 +69,15 @@ Result<server::Options> build_options(const ServeArgs& a) {
   o.tls_key = a.tls_key;
   o.limits.max_connections = a.max_connections;
   o.limits.auth_lockout_after = a.auth_lockout_after;
+  // RFC 3501 §5.4 asks for at least 1800 s; shorter is allowed (tests, private servers).
+  constexpr long long kMaxIdleSeconds = 2147483;  // Limits::idle_timeout_ms is an int of ms
+  if (a.idle_timeout < 1 || a.idle_timeout > kMaxIdleSeconds) {
+    return fail(Errc::Config, Scope::Fatal,
+                "--idle-timeout " + std::to_string(a.idle_timeout) +
+                    ": expected a number of seconds from 1 to " + std::to_string(kMaxIdleSeconds) +
+                    " (default 1800, the 30 minutes RFC 3501 asks for)");
+  }
+  o.limits.idle_timeout_ms = static_cast<int>(a.idle_timeout * 1000);
   if (a.tls_cert.empty() != a.tls_key.empty()) {
     return fail(Errc::Config, Scope::Fatal, "--tls-cert and --tls-key go together; give both");
   }

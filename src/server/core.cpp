@@ -1,5 +1,7 @@
 #include "core.hpp"
 
+#include <algorithm>
+
 #include "wire.hpp"
 
 namespace twinbox::server {
@@ -26,6 +28,29 @@ ServerCore::ServerCore(Options options, std::unique_ptr<Storage> storage)
   if (disabled_.count("LIST-EXTENDED")) disabled_.insert("LIST-STATUS");
   if (disabled_.count("SPECIAL-USE")) disabled_.insert("CREATE-SPECIAL-USE");
   if (disabled_.count("ESEARCH")) disabled_.insert("SEARCHRES");  // RFC 5182 §1
+}
+
+const std::vector<std::string_view>& ServerCore::switchable_extensions() {
+  // Every name capabilities() can announce (AUTH=PLAIN and CHILDREN are always on).
+  static const std::vector<std::string_view> names = {
+      "SASL-IR", "LITERAL+", "ID", "ENABLE", "IDLE", "STARTTLS", "NAMESPACE", "UNSELECT",
+      "UIDPLUS", "MOVE", "CONDSTORE", "QRESYNC", "ESEARCH", "SEARCHRES", "LIST-EXTENDED",
+      "LIST-STATUS", "SPECIAL-USE", "CREATE-SPECIAL-USE", "MULTIAPPEND", "COMPRESS=DEFLATE",
+      "NOTIFY", "OBJECTID"};
+  return names;
+}
+
+Status ServerCore::check_disabled(const std::set<std::string>& disabled) {
+  const auto& known = switchable_extensions();
+  for (const auto& d : disabled) {
+    if (std::find(known.begin(), known.end(), to_upper(d)) != known.end()) continue;
+    std::string list;
+    for (auto k : known) list += (list.empty() ? "" : " ") + std::string(k);
+    return fail(Errc::Config, Scope::Fatal,
+                "cannot switch off '" + d + "': no such extension (known, in any case: " + list +
+                    ")");
+  }
+  return {};
 }
 
 bool ServerCore::has(std::string_view name) const { return disabled_.find(name) == disabled_.end(); }

@@ -27,6 +27,12 @@ class ServerCore {
   [[nodiscard]] const Options& options() const { return options_; }
   [[nodiscard]] Storage& store() { return *storage_; }
 
+  /// The extensions Options::disabled may name (upper case): every capability that
+  /// capabilities() announces except IMAP4rev1, AUTH=PLAIN and CHILDREN (core_test.cpp).
+  static const std::vector<std::string_view>& switchable_extensions();
+  /// Errc::Config naming the first entry of `disabled` (any case) that is not switchable,
+  /// with the list of those that are.
+  static Status check_disabled(const std::set<std::string>& disabled);
   /// True when extension `name` (upper case) is offered.
   [[nodiscard]] bool has(std::string_view name) const;
   /// The CAPABILITY list (without "CAPABILITY") for a session in the given situation.

@@ -201,6 +201,7 @@ Server::Server(std::unique_ptr<ServerImpl> impl) : impl_(std::move(impl)) {}
 Server::~Server() = default;
 
 Result<std::unique_ptr<Server>> Server::create(const Options& options) {
+  if (auto st = ServerCore::check_disabled(options.disabled); !st) return st.error();
   Options opt = options;
   if (!opt.users_file.empty()) {
     if (auto st = load_users_file(opt.users_file, opt); !st) return st.error();

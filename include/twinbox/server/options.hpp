@@ -21,7 +21,13 @@ struct Limits {
   std::uint64_t max_literal = 64ULL * 1024 * 1024;  ///< octets of one literal (APPEND size cap)
   std::size_t max_connections = 256;              ///< more are greeted with BYE and closed
   std::size_t output_high_water = 1024 * 1024;    ///< stop producing output above this (back-pressure)
-  int idle_timeout_ms = 30 * 60 * 1000;           ///< RFC 3501 §5.4: at least 30 minutes
+  /// Autologout: a session from which no octet arrived for this long gets `* BYE` and is
+  /// closed (RFC 3501 §5.4 asks for at least 30 minutes; `twinbox serve --idle-timeout`).
+  /// Only client input counts as activity, in every state, IDLE included: RFC 2177 §3 lets
+  /// a server log off an idling client at its inactivity timeout (clients re-issue IDLE
+  /// every 29 minutes for that reason), and a dead client in IDLE must not hold a
+  /// connection slot for ever. Output pushed to an idling client does not count either.
+  int idle_timeout_ms = 30 * 60 * 1000;
   int auth_fail_delay_ms = 1000;                  ///< delay of the NO after a failed login
   std::size_t max_auth_failures = 5;              ///< then BYE
   /// Per client address, across connections and accounts (src/server/auth_throttle.hpp):
@@ -68,11 +74,13 @@ struct Options {
   std::vector<User> users;  ///< accepted logins
   std::string users_file;   ///< optional file of "name:password" lines (# comments)
 
-  /// Capabilities switched off (upper case, e.g. "QRESYNC", "CONDSTORE", "UIDPLUS", "MOVE",
-  /// "LITERAL+", "LIST-STATUS", "LIST-EXTENDED", "ESEARCH", "ENABLE", "COMPRESS=DEFLATE",
-  /// "NOTIFY", "IDLE", "SPECIAL-USE", "OBJECTID", "UNSELECT", "NAMESPACE", "ID",
-  /// "MULTIAPPEND", "SEARCHRES", "STARTTLS", "SASL-IR"). Switching one off removes its commands and
-  /// behaviour as well: without CONDSTORE there is no MODSEQ anywhere (and no QRESYNC).
+  /// Capabilities switched off, in any case: the names of ServerCore::switchable_extensions()
+  /// ("QRESYNC", "CONDSTORE", "UIDPLUS", "MOVE", "LITERAL+", "LIST-STATUS", "LIST-EXTENDED",
+  /// "ESEARCH", "SEARCHRES", "ENABLE", "COMPRESS=DEFLATE", "NOTIFY", "IDLE", "SPECIAL-USE",
+  /// "CREATE-SPECIAL-USE", "OBJECTID", "UNSELECT", "NAMESPACE", "ID", "MULTIAPPEND",
+  /// "STARTTLS", "SASL-IR"); any other name fails Server::create with Errc::Config.
+  /// Switching one off removes its commands and behaviour as well: without CONDSTORE there
+  /// is no MODSEQ anywhere (and no QRESYNC).
   std::set<std::string> disabled;
 
   Limits limits;

@@ -33,7 +33,8 @@ class ServerImpl;
 class Server {
  public:
   /// Opens the store (creating INBOX for every user) and loads users. Errc::Config for a
-  /// bad users file or TLS files, Errc::Storage when the database cannot be opened.
+  /// bad users file or TLS files or an unknown name in Options::disabled, Errc::Storage
+  /// when the database cannot be opened.
   static Result<std::unique_ptr<Server>> create(const Options& options);
   ~Server();
   Server(const Server&) = delete;
