@@ -68,8 +68,9 @@ class Engine {
   /// SUBSCRIBE / UNSUBSCRIBE of the merged subscriptions, pipelined on both sides. A failure
   /// is a problem in the report; the pair's base then keeps the failing side's state.
   void apply_subscriptions(MailboxListPlan& plan);
+  /// `same_run`: the stored side states were written by this run (a confirming pass).
   Result<PerSide<Delta>> read_deltas(const PairToSync& p, const state::MailboxPair& stored,
-                                     const StoredMailbox& pairs);
+                                     const StoredMailbox& pairs, bool same_run = false);
   Status sync_pair(const PairToSync& p, MailboxReport& rep, std::optional<PerSide<Delta>> first,
                    std::vector<StoreFlags> follow_up, bool moved);
   PerSide<Caps> caps() const;
@@ -336,7 +337,7 @@ void Engine::apply_subscriptions(MailboxListPlan& plan) {
 }
 
 Result<PerSide<Delta>> Engine::read_deltas(const PairToSync& p, const state::MailboxPair& stored,
-                                           const StoredMailbox& pairs) {
+                                           const StoredMailbox& pairs, bool same_run) {
   PerSide<std::unique_ptr<DeltaReader>> r;
   for (Side s : kBothSides) {
     std::vector<Uid> uids;
@@ -344,6 +345,7 @@ Result<PerSide<Delta>> Engine::read_deltas(const PairToSync& p, const state::Mai
       if (sp.uid[s].valid()) uids.push_back(sp.uid[s]);
     }
     r[s] = std::make_unique<DeltaReader>(*sessions_[s], s, p.name[s], stored.side[s], std::move(uids));
+    if (same_run) r[s]->stored_by_this_run();
     r[s]->start();
   }
   auto both = [&] { return r[Side::Local]->step_ready() && r[Side::Remote]->step_ready(); };
@@ -393,7 +395,7 @@ Status Engine::sync_pair(const PairToSync& p, MailboxReport& rep, std::optional<
       work.delta = std::move(*first);
       first.reset();
     } else {
-      auto d = read_deltas(p, stored, work.stored);
+      auto d = read_deltas(p, stored, work.stored, pass > 0);
       if (!d) return d.error();
       work.delta = std::move(*d);
     }
@@ -449,6 +451,7 @@ Status Engine::sync_pair(const PairToSync& p, MailboxReport& rep, std::optional<
       ss.uidvalidity = work.delta[s].snapshot.uidvalidity;
       ss.uidnext = work.delta[s].snapshot.uidnext;
       ss.highestmodseq = work.delta[s].snapshot.highestmodseq;
+      ss.announced_modseq = work.delta[s].snapshot.announced;
       ss.last_sync = static_cast<std::int64_t>(std::time(nullptr));
       ss.problem.clear();
       if (p.entry[s] && !p.entry[s]->mailbox_id.empty()) ss.mailbox_id = p.entry[s]->mailbox_id;
