@@ -1,9 +1,10 @@
 // Whole syncs against servers that lack extensions (issue 6): the embedded server with
 // QRESYNC, CONDSTORE, UIDPLUS, MOVE, LIST-STATUS, ESEARCH, LITERAL+ switched off, alone and in
 // combinations, on one side or both; mixed pairs (QRESYNC on one side, plain on the other,
-// Dovecot against a plain embedded server); and the path-selection rules that need a server
-// answer the embedded server never gives (through a rewriting proxy): ENABLE not confirming
-// QRESYNC, NOMODSEQ, SELECT without UIDNEXT, UIDNOTSTICKY.
+// Dovecot against a plain embedded server); the plain path's flag writes on the wire (deltas,
+// never a replace) and a synchronizing literal that must not stall the other side (both
+// through the protocol trace, tests/support/wire_trace.hpp). The path-selection rules that
+// need server answers the embedded server never gives are in sync_path_selection_test.cpp.
 //
 // The other mail client's changes go through the server's direct store API (DirectMail), so
 // they do not depend on the extensions switched off.

@@ -58,7 +58,9 @@
 ///   older state).
 /// Cost: a mailbox whose HIGHESTMODSEQ moved by an expunge alone (ours or another client's) is
 /// SELECTed once more on the next run (a CHANGEDSINCE that returns nothing) before it is
-/// skipped again. A change still unfetchable after a whole run interval is lost as before.
+/// skipped again. A change still unfetchable after a whole run interval is lost, and so is
+/// one that becomes fetchable only after a higher MODSEQ was received (the rule assumes changes
+/// become fetchable in MODSEQ order, as PROTOCOL.md §2 does).
 /// The lower stored value is also the UNCHANGEDSINCE of this pass's writes: a message changed
 /// above it gets MODIFIED and is read again rather than overwritten.
 ///
