@@ -55,7 +55,9 @@
 ///   whole run interval to become fetchable, so the announced value is stored and the mailbox
 ///   is skippable again. Not within one run (stored_by_this_run(): the confirming pass follows
 ///   the first read by milliseconds), and never on a full scan (the stored values belong to an
-///   older state).
+///   older state). A `twinbox watch` round is a run: a round that an event (such as the echo
+///   of our own writes) starts within the debounce of the previous one gives the change only
+///   that long; the rule has no clock, so that tests need no waiting.
 /// Cost: a mailbox whose HIGHESTMODSEQ moved by an expunge alone (ours or another client's) is
 /// SELECTed once more on the next run (a CHANGEDSINCE that returns nothing) before it is
 /// skipped again. A change still unfetchable after a whole run interval is lost, and so is
