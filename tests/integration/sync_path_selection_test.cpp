@@ -30,16 +30,13 @@ struct ProxiedPair {
   std::unique_ptr<TestServer> remote;
   TempDir dir;
   DirectMail L{*local};
-  std::unique_ptr<DirectMail> R_;
-  DirectMail& R;
+  DirectMail R{*remote};
   std::unique_ptr<FaultProxy> proxy;
   sync::EngineOptions options;
   WireTrace trace;
 
   explicit ProxiedPair(Rewrite rewrite, std::set<std::string> remote_off = {})
-      : remote(TestServer::embedded(server_options(std::move(remote_off)))),
-        R_(std::make_unique<DirectMail>(*remote)),
-        R(*R_) {
+      : remote(TestServer::embedded(server_options(std::move(remote_off)))) {
     Faults f;
     f.rewrite_down = std::move(rewrite);
     proxy = std::make_unique<FaultProxy>(remote->endpoint().port, f);
@@ -215,7 +212,7 @@ TEST_CASE("plain path: a FETCH line missing from the full flag read is no proof 
 namespace {
 
 /// Drops the FETCH answers naming `uid` with FLAGS but no INTERNALDATE (the flag read, not a
-/// new-message fetch) while `hide` is set: the change is announced in HIGHESTMODSEQ (SELECT,
+/// new-message fetch) while `uid` is not 0: the change is announced in HIGHESTMODSEQ (SELECT,
 /// STATUS) but cannot be fetched yet, as Gmail does (PROTOCOL.md §2).
 Rewrite hide_flags_of(std::shared_ptr<std::atomic<std::uint32_t>> uid) {
   return [uid](std::string_view line) -> std::optional<std::string> {
