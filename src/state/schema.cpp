@@ -73,7 +73,13 @@ ALTER TABLE message_pairs ADD COLUMN local_emailid TEXT NOT NULL DEFAULT '';
 ALTER TABLE message_pairs ADD COLUMN remote_emailid TEXT NOT NULL DEFAULT '';
 )sql";
 
-constexpr std::array<Migration, 2> kMigrations{{{1, kV1}, {2, kV2}}};
+// Version 3: per-side announced HIGHESTMODSEQ not yet stored (schema.hpp).
+constexpr const char* kV3 = R"sql(
+ALTER TABLE mailbox_pairs ADD COLUMN local_announced_modseq INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE mailbox_pairs ADD COLUMN remote_announced_modseq INTEGER NOT NULL DEFAULT 0;
+)sql";
+
+constexpr std::array<Migration, 3> kMigrations{{{1, kV1}, {2, kV2}, {3, kV3}}};
 static_assert(kMigrations.back().to == kSchemaVersion, "the migration table ends at kSchemaVersion");
 
 }  // namespace

@@ -291,6 +291,8 @@ MailboxPair read_mailbox(const Stmt& q) {
     st.last_sync = q.i64(col++);
     st.problem = q.text(col++);
   }
+  // Version 3 columns, after the version 1 ones (kMailboxColumns).
+  for (Side s : kBothSides) m.side[s].announced_modseq = q.modseq(col++);
   return m;
 }
 
@@ -298,7 +300,7 @@ constexpr const char* kMailboxColumns =
     "id, local_name, remote_name, subscribed, special_use, "
     "local_uidvalidity, local_uidnext, local_highestmodseq, local_mailboxid, local_last_sync, "
     "local_problem, remote_uidvalidity, remote_uidnext, remote_highestmodseq, remote_mailboxid, "
-    "remote_last_sync, remote_problem";
+    "remote_last_sync, remote_problem, local_announced_modseq, remote_announced_modseq";
 
 constexpr const char* kPairColumns =
     "local_uid, remote_uid, base_flags, local_modseq, remote_modseq, message_id, size, "
@@ -419,14 +421,16 @@ Result<MailboxPairId> StateStore::upsert_mailbox(const MailboxPair& m) {
     const bool insert = m.id == 0;
     std::string sql = insert ? "INSERT INTO mailbox_pairs (" + std::string(kMailboxColumns) +
                                    ") VALUES (NULL, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
-                                   "?12, ?13, ?14, ?15, ?16, ?17)"
+                                   "?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
                              : "UPDATE mailbox_pairs SET local_name = ?2, remote_name = ?3, "
                                "subscribed = ?4, special_use = ?5, local_uidvalidity = ?6, "
                                "local_uidnext = ?7, local_highestmodseq = ?8, local_mailboxid = "
                                "?9, local_last_sync = ?10, local_problem = ?11, "
                                "remote_uidvalidity = ?12, remote_uidnext = ?13, "
                                "remote_highestmodseq = ?14, remote_mailboxid = ?15, "
-                               "remote_last_sync = ?16, remote_problem = ?17 WHERE id = ?1";
+                               "remote_last_sync = ?16, remote_problem = ?17, "
+                               "local_announced_modseq = ?18, remote_announced_modseq = ?19 "
+                               "WHERE id = ?1";
     auto st = impl_->prepare(sql);
     if (!st) return st.error();
     Stmt q(*impl_, *st);
@@ -443,6 +447,7 @@ Result<MailboxPairId> StateStore::upsert_mailbox(const MailboxPair& m) {
       q.bind(col++, ss.last_sync);
       q.bind(col++, ss.problem);
     }
+    for (Side s : kBothSides) q.bind(col++, m.side[s].announced_modseq.to_storage());
     if (auto s = q.run(insert ? "adding a mailbox pair" : "updating a mailbox pair"); !s) {
       return s.error();
     }
@@ -471,7 +476,7 @@ Status StateStore::set_side_state(MailboxPairId id, Side side, const SideState& 
     auto st = impl_->prepare("UPDATE mailbox_pairs SET " + p + "uidvalidity = ?2, " + p +
                              "uidnext = ?3, " + p + "highestmodseq = ?4, " + p +
                              "mailboxid = ?5, " + p + "last_sync = ?6, " + p +
-                             "problem = ?7 WHERE id = ?1");
+                             "problem = ?7, " + p + "announced_modseq = ?8 WHERE id = ?1");
     if (!st) return st.error();
     Stmt q(*impl_, *st);
     q.bind(1, id)
@@ -480,7 +485,8 @@ Status StateStore::set_side_state(MailboxPairId id, Side side, const SideState& 
         .bind(4, ss.highestmodseq.to_storage())
         .bind(5, ss.mailbox_id)
         .bind(6, ss.last_sync)
-        .bind(7, ss.problem);
+        .bind(7, ss.problem)
+        .bind(8, ss.announced_modseq.to_storage());
     if (auto s = q.run("updating a mailbox state"); !s) return s;
     if (sqlite3_changes(impl_->db) == 0) {
       return fail(Errc::NotFound, Scope::Mailbox,
@@ -674,7 +680,8 @@ Status StateStore::void_side(MailboxPairId id, Side side) {
     const std::string steps[] = {
         "DELETE FROM message_pairs WHERE mailbox_id = ?1 AND " + o + "uid IS NULL",
         "UPDATE message_pairs SET " + p + "uid = NULL, " + p + "modseq = 0 WHERE mailbox_id = ?1",
-        "UPDATE mailbox_pairs SET " + p + "uidnext = 0, " + p + "highestmodseq = 0 WHERE id = ?1",
+        "UPDATE mailbox_pairs SET " + p + "uidnext = 0, " + p + "highestmodseq = 0, " + p +
+            "announced_modseq = 0 WHERE id = ?1",
     };
     for (const std::string& sql : steps) {
       auto st = impl_->prepare(sql);

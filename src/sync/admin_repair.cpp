@@ -250,6 +250,7 @@ Status write_work(state::StateStore& store, const state::MailboxPair& sp, const 
   for (Side s : kBothSides) {
     state::SideState ss = sp.side[s];
     ss.highestmodseq = ModSeq();
+    ss.announced_modseq = ModSeq();
     if (auto st = store.set_side_state(sp.id, s, ss); !st) return st;
   }
   return txn->commit();

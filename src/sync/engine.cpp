@@ -68,10 +68,12 @@ class Engine {
   /// SUBSCRIBE / UNSUBSCRIBE of the merged subscriptions, pipelined on both sides. A failure
   /// is a problem in the report; the pair's base then keeps the failing side's state.
   void apply_subscriptions(MailboxListPlan& plan);
-  /// `limit`: per side, read new messages below this UID only (DeltaReader::limit_new);
-  /// invalid = all.
+  /// `same_run`: the stored side states were written by this run (a confirming pass or the
+  /// next window). `limit`: per side, read new messages below this UID only
+  /// (DeltaReader::limit_new); invalid = all.
   Result<PerSide<Delta>> read_deltas(const PairToSync& p, const state::MailboxPair& stored,
-                                     const StoredMailbox& pairs, PerSide<Uid> limit = {});
+                                     const StoredMailbox& pairs, bool same_run = false,
+                                     PerSide<Uid> limit = {});
   /// Per side, the UIDs one pass reads new messages from (0 = all at once): see sync_pair.
   Result<PerSide<std::uint64_t>> new_windows(const PairToSync& p, const state::MailboxPair& stored);
   Status sync_pair(const PairToSync& p, MailboxReport& rep, std::optional<PerSide<Delta>> first,
@@ -370,7 +372,7 @@ Result<PerSide<std::uint64_t>> Engine::new_windows(const PairToSync& p, const st
 }
 
 Result<PerSide<Delta>> Engine::read_deltas(const PairToSync& p, const state::MailboxPair& stored,
-                                           const StoredMailbox& pairs, PerSide<Uid> limit) {
+                                           const StoredMailbox& pairs, bool same_run, PerSide<Uid> limit) {
   PerSide<std::unique_ptr<DeltaReader>> r;
   for (Side s : kBothSides) {
     std::vector<Uid> uids;
@@ -378,6 +380,7 @@ Result<PerSide<Delta>> Engine::read_deltas(const PairToSync& p, const state::Mai
       if (sp.uid[s].valid()) uids.push_back(sp.uid[s]);
     }
     r[s] = std::make_unique<DeltaReader>(*sessions_[s], s, p.name[s], stored.side[s], std::move(uids));
+    if (same_run) r[s]->stored_by_this_run();
     if (limit[s].valid()) r[s]->limit_new(limit[s]);
     r[s]->start();
   }
@@ -453,7 +456,7 @@ Status Engine::sync_pair(const PairToSync& p, MailboxReport& rep, std::optional<
       work.delta = std::move(*first);
       first.reset();
     } else {
-      auto d = read_deltas(p, stored, work.stored, limit);
+      auto d = read_deltas(p, stored, work.stored, pass > 0, limit);
       if (!d) return d.error();
       work.delta = std::move(*d);
     }
@@ -536,6 +539,7 @@ Status Engine::sync_pair(const PairToSync& p, MailboxReport& rep, std::optional<
       ss.uidvalidity = work.delta[s].snapshot.uidvalidity;
       ss.uidnext = work.delta[s].snapshot.uidnext;
       ss.highestmodseq = work.delta[s].snapshot.highestmodseq;
+      ss.announced_modseq = work.delta[s].snapshot.announced;
       ss.last_sync = static_cast<std::int64_t>(std::time(nullptr));
       ss.problem.clear();
       if (p.entry[s] && !p.entry[s]->mailbox_id.empty()) ss.mailbox_id = p.entry[s]->mailbox_id;

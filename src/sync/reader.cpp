@@ -347,6 +347,20 @@ void DeltaReader::drop_speculative() {
   max_seen_ = ModSeq();
 }
 
+void DeltaReader::settle_modseq(MailboxSnapshot& snap, ModSeq max_seen) const {
+  // Gmail: HIGHESTMODSEQ may announce changes not yet fetchable (PROTOCOL.md §2); expunges
+  // move it too. The rule and its reasons: reader.hpp.
+  const ModSeq announced = info_.highestmodseq;
+  const ModSeq stored = full_scan_ ? ModSeq() : stored_.highestmodseq;
+  const ModSeq received = std::max(stored, std::min(max_seen, announced));
+  if (!(received < announced)) return;  // snap.highestmodseq is the announced value
+  const bool had_its_chance = !full_scan_ && !stored_by_this_run_ &&
+                              stored_.announced_modseq == announced && received == stored;
+  if (had_its_chance) return;
+  snap.highestmodseq = received;
+  snap.announced = announced;
+}
+
 Result<Delta> DeltaReader::finish() {
   Delta d;
   d.snapshot.uidvalidity = info_.uidvalidity;
@@ -368,7 +382,10 @@ Result<Delta> DeltaReader::finish() {
   }
   std::sort(d.added.begin(), d.added.end(),
             [](const NewMessage& a, const NewMessage& b) { return a.uid < b.uid; });
-  if (full_scan_) return d;
+  if (full_scan_) {
+    if (path_ == ReadPath::Condstore) settle_modseq(d.snapshot, max_seen);
+    return d;
+  }
 
   Uid base = stored_.uidnext.valid() ? stored_.uidnext : Uid(1);
   std::vector<Uid> present_old;
@@ -396,12 +413,11 @@ Result<Delta> DeltaReader::finish() {
     std::sort(present_old.begin(), present_old.end());
   }
   if (auto st = find_vanished(d, base, present_old); !st) return st.error();
-  if (path_ == ReadPath::Condstore && max_seen.value > 0) {
-    // Gmail: HIGHESTMODSEQ may announce changes not yet fetchable (PROTOCOL.md §2).
-    d.snapshot.highestmodseq = std::min(d.snapshot.highestmodseq, max_seen);
-    d.snapshot.highestmodseq = std::max(d.snapshot.highestmodseq, stored_.highestmodseq);
+  if (modseq_backwards_) {
+    d.snapshot.highestmodseq = ModSeq();
+  } else if (path_ == ReadPath::Condstore) {
+    settle_modseq(d.snapshot, max_seen);
   }
-  if (modseq_backwards_) d.snapshot.highestmodseq = ModSeq();
   auto is_stored = [&](Uid u) {
     return std::binary_search(stored_uids_.begin(), stored_uids_.end(), u);
   };

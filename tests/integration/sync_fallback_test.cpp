@@ -1,19 +1,26 @@
 // Whole syncs against servers that lack extensions (issue 6): the embedded server with
 // QRESYNC, CONDSTORE, UIDPLUS, MOVE, LIST-STATUS, ESEARCH, LITERAL+ switched off, alone and in
 // combinations, on one side or both; mixed pairs (QRESYNC on one side, plain on the other,
-// Dovecot against a plain embedded server); and the path-selection rules that need a server
-// answer the embedded server never gives (through a rewriting proxy): ENABLE not confirming
-// QRESYNC, NOMODSEQ, SELECT without UIDNEXT, UIDNOTSTICKY.
+// Dovecot against a plain embedded server); the plain path's flag writes on the wire (deltas,
+// never a replace) and a synchronizing literal that must not stall the other side (both
+// through the protocol trace, tests/support/wire_trace.hpp). The path-selection rules that
+// need server answers the embedded server never gives are in sync_path_selection_test.cpp.
 //
 // The other mail client's changes go through the server's direct store API (DirectMail), so
 // they do not depend on the extensions switched off.
 #include <doctest/doctest.h>
 
+#include <chrono>
+#include <functional>
 #include <regex>
 #include <set>
+#include <utility>
+
+#include <twinbox/sync/events.hpp>
 
 #include "support/fault_proxy.hpp"
 #include "support/sync_fixture.hpp"
+#include "support/wire_trace.hpp"
 
 using namespace twinbox;
 using namespace twinbox::test;
@@ -169,4 +176,115 @@ TEST_CASE("Dovecot (QRESYNC) against a plain embedded server, both ways") {
     auto n = run_ok(o);
     CHECK_MESSAGE(!n.changed(), describe(n));
   }
+}
+
+namespace {
+
+/// Runs `fn` when a mailbox's plan is made, before it is executed: between the sync's read
+/// and its writes (SyncObserver::mailbox_started).
+struct BetweenReadAndWrite : sync::SyncObserver {
+  std::function<void()> fn;
+  [[nodiscard]] bool wants_run_totals() const override { return false; }
+  void mailbox_started(std::string_view /*mailbox*/, const sync::PlanTotals& /*plan*/) override {
+    if (fn) std::exchange(fn, nullptr)();
+  }
+};
+
+}  // namespace
+
+TEST_CASE("plain path: flags are written as +FLAGS.SILENT/-FLAGS.SILENT deltas; a third client's flag survives") {
+  // A side without CONDSTORE has no compare-and-set: a full FLAGS replace would undo whatever
+  // another client set since our read. Deltas touch only the flags that changed.
+  auto local = TestServer::embedded();
+  auto remote = server_without(kPlain);
+  TempDir dir;
+  auto o = engine_options(*local, *remote, dir.file("state.db"));
+  WireTrace trace;
+  trace.attach(o);
+  DirectMail L(*local), R(*remote);
+  L.add("INBOX", "m1", {"\\Seen"});
+  L.add("INBOX", "m2");
+  run_ok(o);
+  REQUIRE(R.ids("INBOX") == std::vector<std::string>{"m1", "m2"});
+
+  L.add_flag("INBOX", "m1", "\\Flagged");
+  L.remove_flag("INBOX", "m1", "\\Seen");
+  L.add_flag("INBOX", "m2", "$Work");
+  BetweenReadAndWrite third;
+  third.fn = [&] { R.add_flag("INBOX", "m1", "$Third"); };
+  o.observer = &third;
+  trace.clear();
+  auto r = run_ok(o);
+  INFO(describe(r));
+  CHECK(!third.fn);  // it ran
+  const auto stores = trace.sent_starting(Side::Remote, "UID STORE ");
+  CHECK(stores.size() >= 2);
+  std::size_t add = 0, remove = 0;
+  for (const auto& c : stores) {
+    INFO(c);
+    CHECK(c.find("UNCHANGEDSINCE") == std::string::npos);
+    if (c.find(" +FLAGS.SILENT (") != std::string::npos) {
+      ++add;
+    } else if (c.find(" -FLAGS.SILENT (") != std::string::npos) {
+      ++remove;
+    } else {
+      FAIL_CHECK("not a +/- delta: " << c);
+    }
+  }
+  CHECK(add >= 1);
+  CHECK(remove == 1);
+  CHECK(R.flags("INBOX", "m1") == "$Third \\Flagged");
+  CHECK(R.flags("INBOX", "m2") == "$Work");
+  o.observer = nullptr;
+  r = run_ok(o);  // the third client's flag goes to the other side
+  CHECK(L.flags("INBOX", "m1") == "$Third \\Flagged");
+  CHECK_FALSE(run_ok(o).changed());
+}
+
+TEST_CASE("without LITERAL+, a synchronizing literal on one side does not stall the other") {
+  // The remote has no LITERAL+: each APPEND literal waits for the server's "+" continuation,
+  // which the proxy delays. Meanwhile the local side's FETCH of the next bodies must go on:
+  // the trace (one sequence for both sides) shows local lines between a remote APPEND and its
+  // continuation. Only the order of trace lines is asserted, never a duration.
+  auto local = TestServer::embedded();
+  auto remote = server_without({"LITERAL+"});
+  Faults slow;
+  slow.delay = std::chrono::milliseconds(20);
+  FaultProxy proxy(remote->endpoint().port, slow);
+  TempDir dir;
+  auto o = engine_options(*local, *remote, dir.file("state.db"));
+  o.endpoints[Side::Remote].port = proxy.port();
+  o.copy_window = 64u << 10;  // two messages per batch: the local side fetches as appends go out
+  WireTrace trace;
+  trace.attach(o);
+  DirectMail L(*local), R(*remote);
+  for (int i = 0; i < 24; ++i) L.add("INBOX", "big" + std::to_string(i), {}, 1777000000, 30000);
+  auto r = run_ok(o);
+  INFO(describe(r));
+  CHECK(total_copied(r) == 24);
+  CHECK(R.ids("INBOX").size() == 24);
+
+  const auto lines = trace.lines();
+  std::size_t appends = 0, continued = 0, overlapped = 0;
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    const auto& l = lines[i];
+    if (l.side != Side::Remote || l.text.rfind("C: ", 0) != 0 || l.text.find(" APPEND ") == std::string::npos) continue;
+    ++appends;
+    bool local_seen = false;
+    for (std::size_t j = i + 1; j < lines.size(); ++j) {
+      if (lines[j].side == Side::Local) local_seen = true;
+      if (lines[j].side == Side::Remote && lines[j].text.rfind("S: +", 0) == 0) {
+        ++continued;  // a synchronizing literal, answered
+        if (local_seen) ++overlapped;
+        break;
+      }
+    }
+  }
+  std::string order;  // on failure: which side traced what, in order
+  for (const auto& l : lines) order += std::string(to_string(l.side)) + " " + l.text.substr(0, 60) + "\n";
+  INFO(order);
+  CHECK(appends > 0);
+  CHECK(continued == appends);
+  CHECK(overlapped > 0);
+  CHECK_FALSE(run_ok(o).changed());
 }

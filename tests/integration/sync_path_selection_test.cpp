@@ -3,13 +3,18 @@
 // (tests/support/fault_proxy.hpp) that makes it answer like other servers: ENABLE that does
 // not confirm QRESYNC, a mailbox answering NOMODSEQ, a SELECT without UIDNEXT (Courier), a
 // mailbox with UIDNOTSTICKY. Each run must converge (or refuse that mailbox clearly) and the
-// following run must have nothing to do.
+// following run must have nothing to do. The protocol trace (tests/support/wire_trace.hpp)
+// shows the path each side actually took.
 #include <doctest/doctest.h>
 
+#include <atomic>
+#include <memory>
 #include <regex>
+#include <set>
 
 #include "support/fault_proxy.hpp"
 #include "support/sync_fixture.hpp"
+#include "support/wire_trace.hpp"
 
 using namespace twinbox;
 using namespace twinbox::test;
@@ -18,23 +23,41 @@ namespace {
 
 using Rewrite = std::function<std::optional<std::string>(std::string_view)>;
 
+/// A local embedded server and a remote one (with `remote_off` switched off) seen through a
+/// rewriting proxy; both sides traced.
 struct ProxiedPair {
   std::unique_ptr<TestServer> local = TestServer::embedded();
-  std::unique_ptr<TestServer> remote = TestServer::embedded();
+  std::unique_ptr<TestServer> remote;
   TempDir dir;
   DirectMail L{*local};
   DirectMail R{*remote};
   std::unique_ptr<FaultProxy> proxy;
   sync::EngineOptions options;
+  WireTrace trace;
 
-  explicit ProxiedPair(Rewrite rewrite) {
+  explicit ProxiedPair(Rewrite rewrite, std::set<std::string> remote_off = {})
+      : remote(TestServer::embedded(server_options(std::move(remote_off)))) {
     Faults f;
     f.rewrite_down = std::move(rewrite);
     proxy = std::make_unique<FaultProxy>(remote->endpoint().port, f);
     options = engine_options(*local, *remote, dir.file("state.db"));
     options.endpoints[Side::Remote].port = proxy->port();
+    trace.attach(options);
+  }
+  static server::Options server_options(std::set<std::string> off) {
+    server::Options o;
+    o.disabled = std::move(off);
+    return o;
+  }
+  /// SELECT and EXAMINE commands `side` sent since the trace was last cleared.
+  [[nodiscard]] std::size_t selects(Side side) const {
+    return trace.sent_starting(side, "SELECT ").size() + trace.sent_starting(side, "EXAMINE ").size();
   }
 };
+
+Rewrite transparent() {
+  return [](std::string_view line) -> std::optional<std::string> { return std::string(line); };
+}
 
 /// First sync, then changes on both sides (flags both ways, an expunge each way, new mail),
 /// then a sync that must converge and a no-op.
@@ -74,6 +97,14 @@ TEST_CASE("QRESYNC advertised but not confirmed by ENABLED: the CONDSTORE path")
     return replace(line, re, "* ENABLED");
   });
   converges(p);
+  // On the wire: SELECT (CONDSTORE), never the QRESYNC parameter; flags by CHANGEDSINCE. The
+  // local side (QRESYNC confirmed) shows the trace sees the difference.
+  const auto& t = p.trace;
+  CHECK(t.count_sent(Side::Remote, {"SELECT INBOX (CONDSTORE)"}) > 0);
+  CHECK(t.count_sent(Side::Remote, {"SELECT", "QRESYNC"}) == 0);
+  CHECK(t.count_sent(Side::Remote, {"UID FETCH ", " (UID FLAGS MODSEQ) (CHANGEDSINCE "}) > 0);
+  CHECK(t.count_sent(Side::Local, {"SELECT INBOX (QRESYNC ("}) > 0);
+  CHECK(t.count_sent(Side::Local, {"UID FETCH ", "(CHANGEDSINCE "}) == 0);
 }
 
 TEST_CASE("a mailbox answering NOMODSEQ is read on the plain path") {
@@ -82,6 +113,19 @@ TEST_CASE("a mailbox answering NOMODSEQ is read on the plain path") {
     return replace(line, re, "* OK [NOMODSEQ] Sorry, this mailbox format has no modseqs");
   });
   converges(p);
+  // On the wire: no QRESYNC parameter, no MODSEQ item, CHANGEDSINCE or UNCHANGEDSINCE (BAD in
+  // such a mailbox, RFC 7162 §3.1.2.2); flags by a full read, written as deltas.
+  const auto& t = p.trace;
+  CHECK(t.count_sent(Side::Remote, {"SELECT", "QRESYNC"}) == 0);
+  CHECK(t.count_sent(Side::Remote, {"CHANGEDSINCE"}) == 0);
+  CHECK(t.count_sent(Side::Remote, {"UID FETCH", "MODSEQ"}) == 0);
+  CHECK(t.count_sent(Side::Remote, {"UID FETCH 1:", " (UID FLAGS)"}) > 0);
+  const auto stores = t.sent_starting(Side::Remote, "UID STORE ");
+  CHECK(!stores.empty());
+  for (const auto& c : stores) {
+    INFO(c);
+    CHECK((c.find(" +FLAGS.SILENT ") != std::string::npos || c.find(" -FLAGS.SILENT ") != std::string::npos));
+  }
 }
 
 TEST_CASE("SELECT without UIDNEXT (Courier): UIDNEXT from STATUS") {
@@ -161,4 +205,131 @@ TEST_CASE("plain path: a FETCH line missing from the full flag read is no proof 
   CHECK(total_expunged(r) == 1);
   CHECK(L.ids("INBOX") == std::vector<std::string>{"m1", "m2", "m4"});
   CHECK(R.ids("INBOX") == std::vector<std::string>{"m1", "m2", "m4"});
+}
+
+// ---- CONDSTORE-only path: the stored modseq (reader.hpp, issue 6) ----------------------------
+
+namespace {
+
+/// Drops the FETCH answers naming `uid` with FLAGS but no INTERNALDATE (the flag read, not a
+/// new-message fetch) while `uid` is not 0: the change is announced in HIGHESTMODSEQ (SELECT,
+/// STATUS) but cannot be fetched yet, as Gmail does (PROTOCOL.md §2).
+Rewrite hide_flags_of(std::shared_ptr<std::atomic<std::uint32_t>> uid) {
+  return [uid](std::string_view line) -> std::optional<std::string> {
+    const std::string needle = " FETCH (UID " + std::to_string(uid->load()) + " FLAGS ";
+    if (uid->load() != 0 && line.rfind("* ", 0) == 0 && line.find(needle) != std::string_view::npos &&
+        line.find("INTERNALDATE") == std::string_view::npos) {
+      return std::nullopt;
+    }
+    return std::string(line);
+  };
+}
+
+/// A flag change on the remote announced in HIGHESTMODSEQ but hidden from the flag read for
+/// one run, then fetchable. `twice`: a new message (MODSEQ below the flag change's) is added
+/// too, so that run reads the mailbox twice (copy, then the confirming pass) and receives
+/// something, just not everything announced.
+void announced_before_fetchable(bool twice) {
+  auto hidden = std::make_shared<std::atomic<std::uint32_t>>(0);
+  ProxiedPair p(hide_flags_of(hidden), {"QRESYNC"});
+  for (const char* id : {"m1", "m2", "m3"}) p.R.add("INBOX", id);
+  run_ok(p.options);
+  REQUIRE(p.L.ids("INBOX") == std::vector<std::string>{"m1", "m2", "m3"});
+  CHECK_FALSE(run_ok(p.options).changed());
+
+  hidden->store(p.R.find("INBOX", "m2")->value);
+  if (twice) p.R.add("INBOX", "m4");
+  p.R.add_flag("INBOX", "m2", "\\Flagged");
+  p.trace.clear();
+  auto r = run_ok(p.options);
+  INFO(describe(r));
+  CHECK(total_copied(r) == (twice ? 1u : 0u));
+  CHECK(p.trace.count_sent(Side::Remote, {"UID FETCH ", "(CHANGEDSINCE "}) == (twice ? 2u : 1u));
+  CHECK(p.L.flags("INBOX", "m2") == "");  // read, but not fetchable yet
+
+  hidden->store(0);  // now fetchable
+  r = run_ok(p.options);
+  INFO(describe(r));
+  CHECK(p.L.flags("INBOX", "m2") == "\\Flagged");
+  p.trace.clear();
+  CHECK_FALSE(run_ok(p.options).changed());
+  CHECK(p.selects(Side::Local) == 0);
+  CHECK(p.selects(Side::Remote) == 0);
+}
+
+}  // namespace
+
+// Was a bug: when UID FETCH (CHANGEDSINCE m) returned nothing newer, the announced
+// HIGHESTMODSEQ was stored, so a change announced before it was fetchable was never asked for
+// again (the next run skipped the mailbox: STATUS equal to the stored value).
+TEST_CASE("CONDSTORE only: a change announced before it is fetchable arrives on the next run") {
+  announced_before_fetchable(false);
+}
+
+// The confirming pass reads the mailbox again milliseconds later: it must not take the
+// announced value as final (reader.hpp stored_by_this_run()).
+TEST_CASE("CONDSTORE only: a change still unfetchable at the confirming pass arrives on the next run") {
+  announced_before_fetchable(true);
+}
+
+TEST_CASE("CONDSTORE only: a mailbox with only expunges is skipped again after one more read") {
+  ProxiedPair p(transparent(), {"QRESYNC"});
+  for (const char* id : {"m1", "m2", "m3", "m4"}) p.R.add("INBOX", id);
+  run_ok(p.options);
+  CHECK_FALSE(run_ok(p.options).changed());
+  p.R.expunge("INBOX", "m3");
+  auto r = run_ok(p.options);
+  CHECK(total_expunged(r) == 1);
+  CHECK(p.L.ids("INBOX") == std::vector<std::string>{"m1", "m2", "m4"});
+  // HIGHESTMODSEQ moved by the expunge alone: nothing to fetch. One more read sees the same
+  // announced value and receives nothing; from then on the mailbox is skipped (no SELECT).
+  p.trace.clear();
+  CHECK_FALSE(run_ok(p.options).changed());
+  CHECK(p.selects(Side::Remote) == 1);
+  CHECK(p.trace.count_sent(Side::Remote, {"UID FETCH ", "(CHANGEDSINCE "}) == 1);
+  for (int i = 0; i < 2; ++i) {
+    p.trace.clear();
+    CHECK_FALSE(run_ok(p.options).changed());
+    CHECK(p.selects(Side::Local) == 0);
+    CHECK(p.selects(Side::Remote) == 0);
+  }
+}
+
+// ---- CONDSTORE-only path: the expunge scan on the wire (reader.hpp) --------------------------
+
+namespace {
+
+/// Incremental runs on a CONDSTORE-only remote: a flag change alone sends no UID SEARCH (the
+/// count check proves nothing vanished); an expunge sends `search` and nothing else of the kind.
+void expunge_scan(const std::set<std::string>& remote_off, const std::string& search,
+                  const std::string& not_sent) {
+  ProxiedPair p(transparent(), remote_off);
+  for (const char* id : {"m1", "m2", "m3", "m4", "m5"}) p.R.add("INBOX", id);
+  run_ok(p.options);
+  CHECK_FALSE(run_ok(p.options).changed());
+
+  p.R.add_flag("INBOX", "m2", "\\Seen");
+  p.trace.clear();
+  auto r = run_ok(p.options);
+  CHECK(total_flags(r) == 1);
+  CHECK(p.trace.count_sent(Side::Remote, {"UID FETCH ", "(CHANGEDSINCE "}) >= 1);
+  CHECK(p.trace.count_sent(Side::Remote, {"UID SEARCH"}) == 0);
+
+  p.R.expunge("INBOX", "m4");
+  p.trace.clear();
+  r = run_ok(p.options);
+  CHECK(total_expunged(r) == 1);
+  CHECK(p.L.ids("INBOX") == std::vector<std::string>{"m1", "m2", "m3", "m5"});
+  CHECK(p.trace.count_sent(Side::Remote, {search}) >= 1);
+  CHECK(p.trace.count_sent(Side::Remote, {not_sent}) == 0);
+}
+
+}  // namespace
+
+TEST_CASE("CONDSTORE only with ESEARCH: expunges found by UID SEARCH RETURN (ALL)") {
+  expunge_scan({"QRESYNC"}, "UID SEARCH RETURN (ALL) UID ", "UID SEARCH UID ");
+}
+
+TEST_CASE("CONDSTORE only without ESEARCH: expunges found by a plain UID SEARCH UID") {
+  expunge_scan({"QRESYNC", "ESEARCH"}, "UID SEARCH UID ", "UID SEARCH RETURN");
 }

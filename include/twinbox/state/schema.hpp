@@ -55,9 +55,18 @@
 ///   message that appeared in another mailbox. Each side's id is only ever compared with ids
 ///   of the same side. Append intents do not store them (their target has no id yet).
 
+///
+/// Version 3 (issue 6, CONDSTORE-only servers that announce changes before they can be fetched):
+///
+/// `mailbox_pairs` gains local_announced_modseq, remote_announced_modseq INTEGER NOT NULL
+///   DEFAULT 0 (ModSeq bit-cast to int64) — the HIGHESTMODSEQ the server announced at the read
+///   that stored a lower highestmodseq (nothing up to it was fetchable), 0 = none
+///   (sync/reader.hpp states the rule). Additive with a default: a version 2 database is
+///   upgraded in place and its mailboxes read as before (0 = nothing pending).
+
 namespace twinbox::state {
 
 /// The schema version this code writes and understands.
-inline constexpr int kSchemaVersion = 2;
+inline constexpr int kSchemaVersion = 3;
 
 }  // namespace twinbox::state

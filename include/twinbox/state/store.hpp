@@ -52,6 +52,11 @@ struct SideState {
   std::string mailbox_id;   ///< RFC 8474 MAILBOXID, "" if none
   std::int64_t last_sync = 0;  ///< Unix seconds of the last completed pass, 0 = never
   std::string problem;      ///< "" = fine; else why the last pass stopped this side
+  /// The HIGHESTMODSEQ the server announced at the read that stored `highestmodseq` below it
+  /// (CONDSTORE-only path: nothing up to the announced value was fetchable); 0 = none. The
+  /// next read that sees the same announced value and receives nothing newer stores it
+  /// (sync/reader.hpp; schema version 3).
+  ModSeq announced_modseq;
 
   bool operator==(const SideState&) const = default;
 };

@@ -107,6 +107,9 @@ struct MailboxSnapshot {
   UidValidity uidvalidity;
   Uid uidnext;
   ModSeq highestmodseq;  ///< 0 without CONDSTORE or with NOMODSEQ
+  /// The announced HIGHESTMODSEQ when `highestmodseq` stays below it (CONDSTORE-only path:
+  /// nothing up to it was received; reader.hpp), else 0. Stored as SideState::announced_modseq.
+  ModSeq announced;
 
   bool operator==(const MailboxSnapshot&) const = default;
 };

@@ -40,10 +40,31 @@
 /// taken) are present when the new-message fetch returned them; any other is confirmed by the
 /// same SEARCH, on every path.
 ///
-/// The stored modseq of a Condstore read is the highest MODSEQ actually received when any
-/// FETCH came back (Gmail announces changes before they are fetchable, PROTOCOL.md §2), never
-/// above the announced one and never below the stored one; when none came back, the announced
-/// HIGHESTMODSEQ (else an expunge-only change would make the mailbox never skippable).
+/// The stored modseq of a Condstore read (issue 6). Gmail announces changes in HIGHESTMODSEQ
+/// before they are fetchable (PROTOCOL.md §2), and HIGHESTMODSEQ also moves on expunges, so
+/// an announced value above everything received is either a change still to come or nothing
+/// at all; the two cannot be told apart in one read. Let received = the highest MODSEQ that
+/// came back (flag read and new messages), capped by the announced HIGHESTMODSEQ, and at least
+/// the stored modseq (0 on a full scan):
+/// - received reaches the announced value: store it (SideState::announced_modseq = 0);
+/// - otherwise store received and remember the announced value (announced_modseq), so the
+///   skip rule (STATUS HIGHESTMODSEQ != stored) reads the mailbox again on the next run and
+///   CHANGEDSINCE re-asks from received (idempotent);
+/// - except when the stored announced_modseq equals the announced value, nothing above the
+///   stored modseq came back, and that stored state is from an earlier run: the change had a
+///   whole run interval to become fetchable, so the announced value is stored and the mailbox
+///   is skippable again. Not within one run (stored_by_this_run(): the confirming pass follows
+///   the first read by milliseconds), and never on a full scan (the stored values belong to an
+///   older state). A `twinbox watch` round is a run: a round that an event (such as the echo
+///   of our own writes) starts within the debounce of the previous one gives the change only
+///   that long; the rule has no clock, so that tests need no waiting.
+/// Cost: a mailbox whose HIGHESTMODSEQ moved by an expunge alone (ours or another client's) is
+/// SELECTed once more on the next run (a CHANGEDSINCE that returns nothing) before it is
+/// skipped again. A change still unfetchable after a whole run interval is lost, and so is
+/// one that becomes fetchable only after a higher MODSEQ was received (the rule assumes changes
+/// become fetchable in MODSEQ order, as PROTOCOL.md §2 does).
+/// The lower stored value is also the UNCHANGEDSINCE of this pass's writes: a message changed
+/// above it gets MODIFIED and is read again rather than overwritten.
 ///
 /// A reader runs in two steps so that both sides of a pair progress at once in one Loop:
 /// start() queues SELECT; after it completes, next() queues the fetches; after those
@@ -115,6 +136,10 @@ class DeltaReader {
   /// After next()'s fetches completed: the Delta.
   Result<Delta> finish();
 
+  /// Before start(): `stored` was written by this same run (a confirming pass), so an announced
+  /// HIGHESTMODSEQ remembered there has not had time to become fetchable (see above).
+  void stored_by_this_run() { stored_by_this_run_ = true; }
+
   /// Between start()'s SELECT completing and next(): its EXISTS (0 when the SELECT failed).
   [[nodiscard]] std::uint32_t exists_at_select() const;
   /// Before next(): new messages are read with FLAGS, RFC822.SIZE (and MODSEQ) only, without
@@ -146,6 +171,8 @@ class DeltaReader {
   void drop_speculative();
   /// Expunges of the Condstore/Plain paths and of stored UIDs >= base (see the header).
   Status find_vanished(Delta& d, Uid base, const std::vector<Uid>& present_old);
+  /// The Condstore path's stored modseq and announced value (see the header) into `snap`.
+  void settle_modseq(MailboxSnapshot& snap, ModSeq max_seen) const;
 
   client::Session& session_;
   Side side_;
@@ -167,6 +194,7 @@ class DeltaReader {
   Uid limit_;  ///< limit_new(); invalid = none
   Uid stop_;   ///< new messages are below this UID: min(limit_, SELECT's UIDNEXT)
   bool speculative_ = false;  ///< fetches_ were sent with the SELECT, before its answer
+  bool stored_by_this_run_ = false;
   std::vector<NewMessage> added_;  ///< filled by take_new()
   ModSeq max_seen_;                ///< highest MODSEQ among added_
   int stage_ = 0;

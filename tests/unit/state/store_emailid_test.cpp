@@ -97,6 +97,8 @@ TEST_CASE("a version 1 database is upgraded to version 2 with its pairs intact")
   exec_sql(d.db(),
            "ALTER TABLE message_pairs DROP COLUMN local_emailid;"
            "ALTER TABLE message_pairs DROP COLUMN remote_emailid;"
+           "ALTER TABLE mailbox_pairs DROP COLUMN local_announced_modseq;"
+           "ALTER TABLE mailbox_pairs DROP COLUMN remote_announced_modseq;"
            "PRAGMA user_version = 1;");
   auto s = open_ok(d.db());
   CHECK(s.schema_version() == kSchemaVersion);

@@ -302,7 +302,8 @@ TEST_CASE("mailbox pairs: side state round trip, modseq at and above 2^63, names
                          .highestmodseq = ModSeq(std::uint64_t{1} << 63),
                          .mailbox_id = "F123",
                          .last_sync = 1700000000,
-                         .problem = ""};
+                         .problem = "",
+                         .announced_modseq = ModSeq(std::uint64_t{1} << 63)};
   m.side[Side::Remote].highestmodseq = ModSeq(UINT64_MAX);
   m.side[Side::Remote].problem = "NO [UIDNOTSTICKY]";
   auto id = s.upsert_mailbox(m);

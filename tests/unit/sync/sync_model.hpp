@@ -65,7 +65,7 @@ struct World {
 inline Delta delta_of(const Box& b, Side s) {
   const SideBox& sb = b.side[s];
   Delta d;
-  d.snapshot = {UidValidity(sb.uidvalidity), Uid(sb.uidnext), ModSeq{}};
+  d.snapshot = {UidValidity(sb.uidvalidity), Uid(sb.uidnext), ModSeq{}, ModSeq{}};
   if (sb.uidvalidity != sb.stored_uidvalidity) {
     d.uidvalidity_changed = true;
     for (const auto& [uid, m] : sb.msgs) d.added.push_back({Uid(uid), m.flags, m.id});
