@@ -11,43 +11,16 @@
 #include <twinbox/state/schema.hpp>
 #include <twinbox/state/store.hpp>
 
+#include "state_fixture.hpp"
+
 using namespace twinbox;
 using namespace twinbox::state;
 
 namespace {
 
-struct Dir {
-  std::filesystem::path dir;
-  Dir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "twinbox-emailid-XXXXXX").string();
-    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-    dir = tmpl;
-  }
-  ~Dir() {
-    std::error_code ec;
-    std::filesystem::remove_all(dir, ec);
-  }
-  [[nodiscard]] std::string db() const { return (dir / "state.db").string(); }
-};
-
-void exec_sql(const std::string& path, const char* sql) {
-  sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
-  char* err = nullptr;
-  const int rc = sqlite3_exec(db, sql, nullptr, nullptr, &err);
-  INFO((err ? err : ""));
-  sqlite3_free(err);
-  sqlite3_close(db);
-  REQUIRE(rc == SQLITE_OK);
-}
-
-StateStore open_ok(const std::string& path) {
-  OpenOptions o;
-  o.durable = false;
-  auto s = StateStore::open(path, o);
-  REQUIRE_MESSAGE(s.has_value(), (s ? std::string() : s.error().message));
-  return std::move(s).value();
-}
+using Dir = test::TempDir;
+using test::exec_sql;
+using test::open_ok;
 
 MailboxPairId inbox(StateStore& s) {
   MailboxPair m;

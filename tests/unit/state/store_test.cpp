@@ -14,25 +14,14 @@
 #include <twinbox/state/schema.hpp>
 #include <twinbox/state/store.hpp>
 
+#include "state_fixture.hpp"
+
 using namespace twinbox;
 using namespace twinbox::state;
 
 namespace {
 
-/// A fresh directory per test, removed afterwards.
-struct TempDir {
-  std::filesystem::path dir;
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "twinbox-state-XXXXXX").string();
-    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-    dir = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(dir, ec);
-  }
-  [[nodiscard]] std::string db() const { return (dir / "state.db").string(); }
-};
+using test::TempDir;
 
 OpenOptions fast() {
   OpenOptions o;
