@@ -348,19 +348,26 @@ Result<PerSide<std::uint64_t>> Engine::new_windows(const PairToSync& p, const st
   if (!intents) return intents.error();
   if (!intents->empty()) return span;  // resolved against the target's new messages: all of them
   PerSide<std::size_t> below{};
-  PerSide<bool> quiet{};  ///< nothing on that side can pair with the other's new messages
+  PerSide<bool> quiet{};       ///< nothing on that side can pair with the other's new messages
+  PerSide<bool> may_vanish{};  ///< stored pairs of that side may have vanished
   for (Side s : kBothSides) {
     auto n = store_->count_side_below(p.pair, s, stored.side[s].uidnext);
     if (!n) return n.error();
     below[s] = *n;
+    auto all = store_->count_side_below(p.pair, s, Uid(4294967295U));
+    if (!all) return all.error();
     const auto& e = p.entry[s];
+    const SideChange c = side_change(stored.side[s], e, *n);
     // Created this run, empty, or nothing new since the stored state (its messages below the
     // stored UIDNEXT were read by earlier runs: paired or copied already).
-    quiet[s] = !e || (e->messages && *e->messages == 0) || !side_change(stored.side[s], e, *n).may_add;
+    quiet[s] = !e || (e->messages && *e->messages == 0) || !c.may_add;
+    may_vanish[s] = *all > 0 && c.may_vanish;
   }
   for (Side s : kBothSides) {
     const auto& e = p.entry[s];
-    if (!quiet[other(s)] || !e || !e->uidnext || !e->messages) continue;
+    // Vanished pairs of s are matched by content against all of its new messages (UIDs
+    // renumbered, reconcile.hpp rule 10; a UIDVALIDITY change): read whole then.
+    if (!quiet[other(s)] || may_vanish[s] || !e || !e->uidnext || !e->messages) continue;
     const std::uint64_t base = std::max<std::uint32_t>(stored.side[s].uidnext.value, 1);
     if (e->uidnext->value <= base) continue;
     const std::uint64_t fresh = *e->messages > below[s] ? *e->messages - below[s] : 0;

@@ -265,7 +265,11 @@ Status DeltaReader::next() {
   uidvalidity_changed_ = !fresh && (info_.uidvalidity != stored_.uidvalidity ||
                                     info_.uidnext.value < stored_.uidnext.value);
   full_scan_ = fresh || uidvalidity_changed_;
-  if (uidvalidity_changed_) limit_ = Uid();  // content re-pairing needs every message
+  if (uidvalidity_changed_) {
+    // Content re-pairing needs every message, with its full identity.
+    limit_ = Uid();
+    skip_content_identity_ = false;
+  }
   stop_ = limit_.valid() && limit_.value < info_.uidnext.value ? limit_ : info_.uidnext;
   if (full_scan_) {
     drop_speculative();

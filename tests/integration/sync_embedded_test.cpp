@@ -177,3 +177,32 @@ TEST_CASE("UIDVALIDITY change on one side: re-paired by content, nothing deleted
   CHECK(R.status("INBOX").uid_validity == UidValidity(777));
   check_noop(o);
 }
+
+// With new-message windows as small as 2 (issue 8), a side whose UIDVALIDITY changed is still
+// read whole and with full identities: its messages re-pair by content, none is copied twice.
+TEST_CASE("UIDVALIDITY change with new-message windows: read whole, re-paired, no duplicates") {
+  auto a = TestServer::embedded();
+  auto b = TestServer::embedded();
+  TempDir dir;
+  auto o = engine_options(*a, *b, dir.file("state.db"));
+  o.new_per_pass = 2;
+  Account L(*a);
+  Account R(*b);
+  for (int i = 0; i < 7; ++i) L.append("INBOX", make_message("v" + std::to_string(i)), {"\\Seen"}, kDate);
+  run_ok(o);
+  REQUIRE(same_mail(L, R));
+
+  REQUIRE(b->embedded_server()->reset_uidvalidity("alice", "INBOX", UidValidity(778)));
+  std::string log;
+  auto r = run(o, &log);
+  REQUIRE_MESSAGE(r.has_value(), log);
+  INFO(describe(*r) << log);
+  for (Side s : kBothSides) {
+    CHECK(r->total[s].expunged == 0);
+    CHECK(r->total[s].copied == 0);
+  }
+  CHECK(L.messages("INBOX").size() == 7);
+  CHECK(R.messages("INBOX").size() == 7);
+  CHECK(same_mail(L, R));
+  check_noop(o);
+}
