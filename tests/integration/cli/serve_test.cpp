@@ -13,6 +13,8 @@
 #include <twinbox/net/io.hpp>
 #include <twinbox/net/tcp.hpp>
 
+#include "support/line_client.hpp"
+
 #include "process.hpp"
 
 using namespace twinbox;
@@ -25,44 +27,14 @@ bool contains(const std::string& hay, const std::string& needle) {
   return hay.find(needle) != std::string::npos;
 }
 
+using Conn = twinbox::test::LineClient;
+
 std::uint16_t start_port(Child& serve) {
   auto line = serve.read_line(20s);
   REQUIRE_MESSAGE(line, serve.stderr_text());
   return static_cast<std::uint16_t>(std::stoi(*line));
 }
 
-struct Conn {
-  net::StreamPtr s;
-  std::string pending;
-  explicit Conn(std::uint16_t port) {
-    auto c = net::connect_tcp("127.0.0.1", port);
-    REQUIRE(c);
-    s = std::move(*c);
-  }
-  Result<std::string> next() { return net::read_line(*s, pending, net::deadline_in(10s)); }
-  std::string line() {
-    auto l = next();
-    REQUIRE_MESSAGE(l, (l ? std::string() : l.error().message));
-    return *l;
-  }
-  void send(const std::string& text) {
-    REQUIRE(net::write_all(*s, text + "\r\n", net::deadline_in(10s)));
-  }
-  /// All lines up to and including the one starting with `tag `.
-  std::vector<std::string> until(const std::string& tag) {
-    std::vector<std::string> out;
-    for (int i = 0; i < 1000; ++i) {
-      out.push_back(line());
-      if (out.back().rfind(tag + " ", 0) == 0) return out;
-    }
-    FAIL("no tagged answer for " << tag);
-    return out;
-  }
-  void expect_eof() {
-    auto l = next();
-    CHECK_FALSE(l);
-  }
-};
 
 constexpr const char* kListStatus = "l LIST \"\" \"*\" RETURN (STATUS (MESSAGES))";
 

@@ -12,6 +12,7 @@
 #include <twinbox/net/tcp.hpp>
 #include <twinbox/server/server.hpp>
 
+#include "support/line_client.hpp"
 #include "support/running_server.hpp"
 
 using namespace twinbox;
@@ -20,33 +21,8 @@ using namespace twinbox::server;
 namespace {
 
 using Running = twinbox::test::RunningServer;
+using Client = twinbox::test::LineClient;
 
-struct Client {
-  net::StreamPtr s;
-  std::string pending;
-  explicit Client(std::uint16_t port) {
-    auto c = net::connect_tcp("127.0.0.1", port);
-    REQUIRE(c);
-    s = std::move(*c);
-  }
-  std::string line() {
-    auto l = net::read_line(*s, pending, net::deadline_in(std::chrono::seconds(5)));
-    REQUIRE(l);
-    return *l;
-  }
-  void send(const std::string& text) {
-    REQUIRE(net::write_all(*s, text + "\r\n", net::deadline_in(std::chrono::seconds(5))));
-  }
-  /// Reads up to and including the line starting with `tag `; returns all lines joined.
-  std::string until(const std::string& tag) {
-    std::string all;
-    for (;;) {
-      std::string l = line();
-      all += l + "\n";
-      if (l.rfind(tag + " ", 0) == 0) return all;
-    }
-  }
-};
 
 Options base_options() {
   Options opt;
@@ -63,9 +39,9 @@ TEST_CASE("server: login over TCP, direct append wakes an IDLE session at once")
   Client c(r.port);
   CHECK(c.line().rfind("* OK [CAPABILITY IMAP4rev1", 0) == 0);
   c.send("a LOGIN alice secret");
-  CHECK(c.until("a").find("a OK [CAPABILITY") != std::string::npos);
+  CHECK(c.until_contains("a", "a OK [CAPABILITY"));
   c.send("b SELECT INBOX");
-  CHECK(c.until("b").find("* 0 EXISTS") != std::string::npos);
+  CHECK(c.until_contains("b", "* 0 EXISTS"));
   c.send("c IDLE");
   CHECK(c.line() == "+ idling");
   auto uid = r.server->append_message("alice", "INBOX", "Subject: pushed\r\n\r\nhi\r\n", {"\\Flagged"});
@@ -118,7 +94,7 @@ TEST_CASE("server: users file and the connection limit") {
     Client c(r.port);
     c.line();
     c.send("a LOGIN bob pa:ss");
-    CHECK(c.until("a").find("a OK") != std::string::npos);
+    CHECK(c.until_contains("a", "a OK"));
     Client d(r.port);
     CHECK(d.line() == "* BYE Too many connections; try again later.");
   }

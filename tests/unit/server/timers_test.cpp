@@ -12,6 +12,7 @@
 #include <twinbox/net/tcp.hpp>
 #include <twinbox/server/server.hpp>
 
+#include "support/line_client.hpp"
 #include "support/running_server.hpp"
 
 using namespace twinbox;
@@ -23,33 +24,8 @@ namespace {
 
 constexpr auto kBound = 10s;  // far above every timer below: only a hang reaches it
 
-struct Client {
-  net::StreamPtr s;
-  std::string pending;
-  explicit Client(std::uint16_t port) {
-    auto c = net::connect_tcp("127.0.0.1", port);
-    REQUIRE(c);
-    s = std::move(*c);
-  }
-  /// The next line, or the error (Errc::Closed at EOF) after at most kBound.
-  Result<std::string> next() { return net::read_line(*s, pending, net::deadline_in(kBound)); }
-  std::string line() {
-    auto l = next();
-    REQUIRE_MESSAGE(l, (l ? std::string() : l.error().message));
-    return *l;
-  }
-  void send(const std::string& text) {
-    REQUIRE(net::write_all(*s, text + "\r\n", net::deadline_in(kBound)));
-  }
-  /// Reads up to and including the line starting with `tag `; returns that line.
-  std::string tagged(const std::string& tag) {
-    for (int i = 0; i < 100; ++i) {
-      std::string l = line();
-      if (l.rfind(tag + " ", 0) == 0) return l;
-    }
-    FAIL("no tagged answer for " << tag);
-    return {};
-  }
+struct Client : twinbox::test::LineClient {
+  explicit Client(std::uint16_t port) : LineClient(port, kBound) {}
   /// Expects `* BYE …` and then the end of the stream; returns the time the BYE arrived.
   SteadyClock::time_point expect_bye_and_eof(const std::string& bye) {
     CHECK(line() == bye);
@@ -60,6 +36,7 @@ struct Client {
     return at;
   }
 };
+
 
 Options options(int idle_timeout_ms, int auth_fail_delay_ms) {
   Options opt;
