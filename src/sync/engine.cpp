@@ -344,6 +344,11 @@ void Engine::apply_subscriptions(MailboxListPlan& plan) {
 Result<PerSide<std::uint64_t>> Engine::new_windows(const PairToSync& p, const state::MailboxPair& stored) {
   PerSide<std::uint64_t> span{};
   if (opt_.new_per_pass == 0 || opt_.dry_run) return span;
+  auto large = [&](Side s) {
+    const auto& e = p.entry[s];
+    return e && e->messages && *e->messages > opt_.new_per_pass;
+  };
+  if (!large(Side::Local) && !large(Side::Remote)) return span;  // the usual case: no query
   auto intents = store_->intents(p.pair);
   if (!intents) return intents.error();
   if (!intents->empty()) return span;  // resolved against the target's new messages: all of them
