@@ -2,7 +2,7 @@
 # A private, throw-away Dovecot instance for tests (never touches /etc/dovecot).
 #
 #   scripts/dovecot.sh start DIR [--users FILE] [--special-use create|no] [--timeout SECS]
-#                                [--cert NAME] [--namespace slash|courier]
+#                                [--cert NAME] [--namespace slash|courier] [--login default|warm]
 #       Writes DIR/dovecot.conf, a passwd-file, a test CA and server certificate (DIR/ca), mail
 #       storage under DIR/mail, and starts /usr/sbin/dovecot on 127.0.0.1 with two free ports:
 #       imap (STARTTLS offered, plaintext LOGIN allowed: loopback tests) and imaps.
@@ -14,6 +14,9 @@
 #       expired, selfsigned, untrusted: TLS negative tests against a real server).
 #       --namespace courier: the personal namespace is Courier-style, prefix "INBOX." with
 #       separator "." (default slash: no prefix, separator "/").
+#       --login warm: Dovecot's high-performance login mode (imap-login serves many connections,
+#       service_count = 0, and one imap-login and two imap processes wait ready,
+#       process_min_avail), as busy providers run it; default starts both per connection.
 #   scripts/dovecot.sh stop DIR [--fast]        stops the instance by its PID (SIGTERM; --fast:
 #                                               SIGKILL, for throw-away instances), waits for exit
 #   scripts/dovecot.sh tunnel-cmd DIR USER      prints a command running a PREAUTH imap session
@@ -36,7 +39,7 @@ IMAP_BIN=${IMAP_BIN:-/usr/lib/dovecot/imap}
 
 die() { echo "dovecot.sh: $*" >&2; exit 1; }
 
-usage() { sed -n "4,26p" "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n "4,29p" "$0" | sed 's/^# \{0,1\}//'; }
 
 need_dovecot() {
   [[ -x $DOVECOT ]] || die "$DOVECOT not found: install Debian's dovecot-imapd (apt-get install dovecot-imapd)"
@@ -96,6 +99,7 @@ write_users() {
 
 write_config() {
   local dir=$1 imap_port=$2 imaps_port=$3 auto=$4 cert=$5 ns=${6:-slash}
+  local login=${7:-default}
   local me uid gid login_user internal_user ns_lines="  separator = /"
   [[ $ns == courier ]] && ns_lines="  separator = .
   prefix = INBOX."
@@ -111,6 +115,14 @@ write_config() {
     chroot_login="  chroot ="
     chroot_anvil="service anvil {
   chroot =
+}"
+  fi
+  local warm_login="" warm_imap=""
+  if [[ $login == warm ]]; then
+    warm_login="  service_count = 0
+  process_min_avail = 1"
+    warm_imap="service imap {
+  process_min_avail = 2
 }"
   fi
   local dh=""
@@ -181,6 +193,7 @@ protocol imap {
 }
 service imap-login {
 $chroot_login
+$warm_login
   inet_listener imap {
     address = 127.0.0.1
     port = $imap_port
@@ -192,6 +205,7 @@ $chroot_login
   }
 }
 $chroot_anvil
+$warm_imap
 service stats {
   unix_listener stats-reader {
     mode = 0666
@@ -217,7 +231,7 @@ wait_ready() {
 }
 
 cmd_start() {
-  local dir="" users="" auto=create timeout_s=20 cert=server ns=slash
+  local dir="" users="" auto=create timeout_s=20 cert=server ns=slash login=default
   while (($#)); do
     case $1 in
       --users) users=${2:?--users needs a file}; shift 2 ;;
@@ -225,6 +239,7 @@ cmd_start() {
       --timeout) timeout_s=${2:?--timeout needs seconds}; shift 2 ;;
       --cert) cert=${2:?--cert needs a name}; shift 2 ;;
       --namespace) ns=${2:?--namespace needs slash or courier}; shift 2 ;;
+      --login) login=${2:?--login needs default or warm}; shift 2 ;;
       -*) die "start: unknown option '$1'" ;;
       *) [[ -z $dir ]] || die "start: one DIR only"; dir=$1; shift ;;
     esac
@@ -232,6 +247,7 @@ cmd_start() {
   [[ -n $dir ]] || die "start: DIR missing (usage: dovecot.sh start DIR [--users FILE])"
   [[ $auto == create || $auto == no ]] || die "--special-use must be create or no"
   [[ $ns == slash || $ns == courier ]] || die "--namespace must be slash or courier"
+  [[ $login == default || $login == warm ]] || die "--login must be default or warm"
   need_dovecot
   mkdir -p "$dir"
   dir=$(cd "$dir" && pwd)
@@ -259,7 +275,7 @@ cmd_start() {
     imap_port=$(pick_port)
     imaps_port=$(pick_port)
     [[ $imap_port != "$imaps_port" ]] || continue
-    write_config "$dir" "$imap_port" "$imaps_port" "$auto" "$cert" "$ns"
+    write_config "$dir" "$imap_port" "$imaps_port" "$auto" "$cert" "$ns" "$login"
     : >"$dir/dovecot.log"
     # The daemon must not inherit our stdout/stderr: callers read them until EOF.
     # The master binds its listeners before it daemonizes: a port taken in between fails here,

@@ -534,6 +534,44 @@ Status StateStore::for_each_pair(MailboxPairId id,
   }
 }
 
+Status StateStore::for_each_pair_if(MailboxPairId id,
+                                    const std::function<bool(const PerSide<Uid>&)>& want,
+                                    const std::function<Status(const MessagePair&)>& fn) {
+  auto st = impl_->prepare(std::string("SELECT ") + kPairColumns +
+                           " FROM message_pairs WHERE mailbox_id = ?1 ORDER BY local_uid");
+  if (!st) return st.error();
+  Stmt q(*impl_, *st);
+  q.bind(1, id);
+  for (;;) {
+    auto row = q.step("reading message pairs");
+    if (!row) return row.error();
+    if (!*row) return {};
+    if (!want(PerSide<Uid>{{q.uid(0), q.uid(1)}})) continue;
+    if (auto s = fn(read_pair(q)); !s) return s;
+  }
+}
+
+Result<PerSide<std::vector<Uid>>> StateStore::pair_uids(MailboxPairId id) {
+  PerSide<std::vector<Uid>> out;
+  for (Side side : kBothSides) {
+    auto st = impl_->prepare(side == Side::Local
+                                 ? "SELECT local_uid FROM message_pairs WHERE mailbox_id = ?1 AND "
+                                   "local_uid > 0 ORDER BY local_uid"
+                                 : "SELECT remote_uid FROM message_pairs WHERE mailbox_id = ?1 AND "
+                                   "remote_uid > 0 ORDER BY remote_uid");
+    if (!st) return st.error();
+    Stmt q(*impl_, *st);
+    q.bind(1, id);
+    for (;;) {
+      auto row = q.step("reading message pair UIDs");
+      if (!row) return row.error();
+      if (!*row) break;
+      out[side].push_back(q.uid(0));
+    }
+  }
+  return out;
+}
+
 Result<std::vector<MessagePair>> StateStore::pairs(MailboxPairId id) {
   std::vector<MessagePair> out;
   auto s = for_each_pair(id, [&](const MessagePair& p) -> Status {
@@ -565,6 +603,15 @@ Result<std::size_t> StateStore::count_pairs(MailboxPairId id) {
   auto row = q.step("counting message pairs");
   if (!row) return row.error();
   return static_cast<std::size_t>(q.i64(0));
+}
+
+Result<bool> StateStore::any_pairs() {
+  auto st = impl_->prepare("SELECT EXISTS (SELECT 1 FROM message_pairs)");
+  if (!st) return st.error();
+  Stmt q(*impl_, *st);
+  auto row = q.step("looking for message pairs");
+  if (!row) return row.error();
+  return q.i64(0) != 0;
 }
 
 Result<std::size_t> StateStore::count_side_below(MailboxPairId id, Side side, Uid below) {

@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <set>
 #include <sstream>
@@ -71,9 +72,15 @@ class Engine {
   /// `same_run`: the stored side states were written by this run (a confirming pass or the
   /// next window). `limit`: per side, read new messages below this UID only
   /// (DeltaReader::limit_new); invalid = all.
+  /// `uids`: the stored pairs' UIDs per side (StateStore::pair_uids).
   Result<PerSide<Delta>> read_deltas(const PairToSync& p, const state::MailboxPair& stored,
-                                     const StoredMailbox& pairs, bool same_run = false,
+                                     PerSide<std::vector<Uid>> uids, bool same_run = false,
                                      PerSide<Uid> limit = {});
+  /// Reads the deltas of a pair: its stored UIDs, then read_deltas().
+  Result<PerSide<Delta>> read_pair_deltas(const PairToSync& p, const state::MailboxPair& stored,
+                                          bool same_run = false, PerSide<Uid> limit = {});
+  /// The stored pairs these deltas need (load_stored), with the sources of pending intents.
+  Result<StoredMailbox> stored_for(state::MailboxPairId id, const PerSide<Delta>& delta);
   /// Per side, the UIDs one pass reads new messages from (0 = all at once): see sync_pair.
   Result<PerSide<std::uint64_t>> new_windows(const PairToSync& p, const state::MailboxPair& stored);
   Status sync_pair(const PairToSync& p, MailboxReport& rep, std::optional<PerSide<Delta>> first,
@@ -208,15 +215,22 @@ Result<MailboxListPlan> Engine::list_mailboxes() {
   auto stored = store_->mailboxes();
   if (!stored) return stored.error();
   in.stored = std::move(*stored);
-  no_pairs_stored_ = true;
-  for (const auto& m : in.stored) {
-    auto n = store_->count_pairs(m.id);
-    if (!n) return n.error();
-    in.pair_counts.emplace_back(m.id, *n);
-    if (*n > 0) no_pairs_stored_ = false;
-  }
+  auto any = store_->any_pairs();
+  if (!any) return any.error();
+  no_pairs_stored_ = !*any;
+  // Counted only for a mailbox gone on one side; an error there is the run's error (until
+  // then the count is "unknown", which never lets the mailbox be deleted).
+  std::optional<Error> count_error;
+  in.count_pairs = [&](state::MailboxPairId id) -> std::size_t {
+    auto n = store_->count_pairs(id);
+    if (n) return *n;
+    if (!count_error) count_error = n.error();
+    return std::numeric_limits<std::size_t>::max();
+  };
   in.policy = opt_.list;
-  return plan_mailboxes(in);
+  auto plan = plan_mailboxes(in);
+  if (count_error) return *count_error;
+  return plan;
 }
 
 Status Engine::apply_list_plan(MailboxListPlan& plan) {
@@ -383,15 +397,27 @@ Result<PerSide<std::uint64_t>> Engine::new_windows(const PairToSync& p, const st
   return span;
 }
 
+Result<PerSide<Delta>> Engine::read_pair_deltas(const PairToSync& p, const state::MailboxPair& stored,
+                                                bool same_run, PerSide<Uid> limit) {
+  auto uids = store_->pair_uids(p.pair);
+  if (!uids) return uids.error();
+  return read_deltas(p, stored, std::move(*uids), same_run, limit);
+}
+
+Result<StoredMailbox> Engine::stored_for(state::MailboxPairId id, const PerSide<Delta>& delta) {
+  auto intents = store_->intents(id);
+  if (!intents) return intents.error();
+  PerSide<std::vector<Uid>> sources;
+  for (const auto& in : *intents) sources[in.source_side].push_back(in.source_uid);
+  return load_stored(*store_, id, delta, sources);
+}
+
 Result<PerSide<Delta>> Engine::read_deltas(const PairToSync& p, const state::MailboxPair& stored,
-                                           const StoredMailbox& pairs, bool same_run, PerSide<Uid> limit) {
+                                           PerSide<std::vector<Uid>> uids, bool same_run, PerSide<Uid> limit) {
   PerSide<std::unique_ptr<DeltaReader>> r;
+  const bool none_stored = uids[Side::Local].empty() && uids[Side::Remote].empty();
   for (Side s : kBothSides) {
-    std::vector<Uid> uids;
-    for (const auto& sp : pairs.pairs) {
-      if (sp.uid[s].valid()) uids.push_back(sp.uid[s]);
-    }
-    r[s] = std::make_unique<DeltaReader>(*sessions_[s], s, p.name[s], stored.side[s], std::move(uids));
+    r[s] = std::make_unique<DeltaReader>(*sessions_[s], s, p.name[s], stored.side[s], std::move(uids[s]));
     if (same_run) r[s]->stored_by_this_run();
     if (limit[s].valid()) r[s]->limit_new(limit[s]);
     r[s]->start();
@@ -402,7 +428,7 @@ Result<PerSide<Delta>> Engine::read_deltas(const PairToSync& p, const state::Mai
   // nothing can pair with it, so the copy completes the identities (INTERNALDATE, Message-ID)
   // from its own FETCH. Not with intents left by an interrupted run (resolved by content).
   bool light = false;
-  if (no_pairs_stored_ && pairs.pairs.empty()) {
+  if (no_pairs_stored_ && none_stored) {
     auto intents = store_->intents(p.pair);
     light = intents && intents->empty();
   }
@@ -456,22 +482,23 @@ Status Engine::sync_pair(const PairToSync& p, MailboxReport& rep, std::optional<
       const std::uint64_t end = std::max<std::uint32_t>(stored.side[s].uidnext.value, 1) + span[s];
       if (span[s] > 0 && end <= 4294967295U) limit[s] = Uid(static_cast<std::uint32_t>(end));
     }
-    auto loaded = load_stored(*store_, p.pair);
-    if (!loaded) return loaded.error();
     MailboxWork work;
     work.id = p.pair;
     work.name = p.name;
     work.display = rep.name;
-    work.stored = std::move(*loaded);
     work.caps = caps();
     if (first) {
       work.delta = std::move(*first);
       first.reset();
     } else {
-      auto d = read_deltas(p, stored, work.stored, pass > 0, limit);
+      auto d = read_pair_deltas(p, stored, pass > 0, limit);
       if (!d) return d.error();
       work.delta = std::move(*d);
     }
+    // Only the pairs these deltas name (StoredMailbox): memory follows the changes.
+    auto loaded = stored_for(p.pair, work.delta);
+    if (!loaded) return loaded.error();
+    work.stored = std::move(*loaded);
     if (!opt_.dry_run) {
       for (Side s : kBothSides) {
         if (work.delta[s].uidvalidity_changed) {
@@ -489,7 +516,7 @@ Status Engine::sync_pair(const PairToSync& p, MailboxReport& rep, std::optional<
       if (auto st = resolve_intents(*store_, p.pair, work.delta, work.stored, hashes); !st) return st;
       if (auto st = learn_email_ids(*store_, p.pair, work.delta, work.stored); !st) return st;
       work.stored = {};  // freed before it is read again
-      loaded = load_stored(*store_, p.pair);
+      loaded = stored_for(p.pair, work.delta);
       if (!loaded) return loaded.error();
       work.stored = std::move(*loaded);
     }
@@ -673,18 +700,12 @@ Result<SyncReport> Engine::run() {
   const bool skip_first_read = !keep_deltas && !totals;
   for (auto& w : work) {
     if (skip_first_read) break;
-    auto loaded = load_stored(*store_, w.pair.pair);
-    if (!loaded) {
-      cleanup();
-      return loaded.error();
-    }
     auto mb = store_->mailbox(w.pair.pair);
     if (!mb) {
       cleanup();
       return mb.error();
     }
-    StoredMailbox stored = std::move(*loaded);
-    auto d = read_deltas(w.pair, mb->value_or(state::MailboxPair{}), stored);
+    auto d = read_pair_deltas(w.pair, mb->value_or(state::MailboxPair{}));
     if (!d) {
       if (d.error().scope == Scope::Connection || d.error().scope == Scope::Fatal) {
         cleanup();
@@ -693,6 +714,12 @@ Result<SyncReport> Engine::run() {
       w.report.error = d.error().message;
       continue;
     }
+    auto loaded = stored_for(w.pair.pair, *d);
+    if (!loaded) {
+      cleanup();
+      return loaded.error();
+    }
+    StoredMailbox stored = std::move(*loaded);
     if (!keep_deltas) {
       std::vector<MailboxInput> one{{w.pair.pair, ReconcileInput{std::move(stored), std::move(*d), caps(), opt_.policy}}};
       if (opt_.observer) counted += totals_of(one);

@@ -24,6 +24,24 @@ Result<StoredMailbox> load_stored(state::StateStore& store, state::MailboxPairId
   return m;
 }
 
+Result<StoredMailbox> load_stored(state::StateStore& store, state::MailboxPairId id,
+                                  const PerSide<Delta>& delta, const PerSide<std::vector<Uid>>& extra) {
+  const NeededPairs needed(delta, extra);
+  if (needed.all()) return load_stored(store, id);
+  StoredMailbox m;
+  auto want = [&](const PerSide<Uid>& uid) {
+    if (needed(uid)) return true;
+    ++m.unloaded;
+    return false;
+  };
+  auto st = store.for_each_pair_if(id, want, [&](const state::MessagePair& p) -> Status {
+    m.pairs.push_back({p.uid, parse_flags(p.base_flags), from_state(p.identity)});
+    return {};
+  });
+  if (!st) return st.error();
+  return m;
+}
+
 std::string canonical_of(const std::string& wire, const Namespace& ns) {
   auto p = canonical_path(wire, ns);
   if (!p) return wire;

@@ -23,6 +23,11 @@ MessageIdentity from_state(const state::ContentIdentity& c);
 /// The stored pairs of a mailbox in the reconciler's form, read straight from the state (no
 /// intermediate vector of state rows: a mailbox's pairs are held once, not twice).
 Result<StoredMailbox> load_stored(state::StateStore& store, state::MailboxPairId id);
+/// The pairs a pass with these deltas needs (NeededPairs, reconcile.hpp; `extra`: the sources
+/// of pending intents, which resolve_intents() looks up), the others counted in `unloaded`.
+/// Their other columns are never read. Memory follows the deltas, not the mailbox.
+Result<StoredMailbox> load_stored(state::StateStore& store, state::MailboxPairId id,
+                                  const PerSide<Delta>& delta, const PerSide<std::vector<Uid>>& extra = {});
 /// '/'-joined canonical name of a wire name (the wire name itself when it cannot be mapped).
 std::string canonical_of(const std::string& wire, const Namespace& ns);
 /// A LIST (+ LIST-STATUS) answer as the mailbox-list sync sees it.

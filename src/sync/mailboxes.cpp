@@ -205,7 +205,7 @@ MailboxListPlan plan_mailboxes(const ListInput& in) {
     for (const auto& [pid, n] : in.pair_counts) {
       if (pid == id) return n;
     }
-    return 0;
+    return in.count_pairs ? in.count_pairs(id) : 0;
   };
 
   // 1. Stored pairs.

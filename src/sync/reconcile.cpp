@@ -365,7 +365,7 @@ class Reconciler {
     for (const Action& a : plan_.actions) {
       if (const auto* e = std::get_if<Expunge>(&a)) ++count[e->side];
     }
-    const std::size_t total = in_.stored.pairs.size();
+    const std::size_t total = in_.stored.pairs.size() + in_.stored.unloaded;
     for (Side t : kBothSides) {
       const std::size_t n = count[t];
       if (n < pol.mass_delete_min || n * 100 <= std::size_t{pol.mass_delete_percent} * total) {
@@ -395,5 +395,28 @@ class Reconciler {
 }  // namespace
 
 Plan reconcile(const ReconcileInput& in) { return Reconciler(in).run(); }
+
+NeededPairs::NeededPairs(const PerSide<Delta>& delta, const PerSide<std::vector<Uid>>& extra) {
+  all_ = delta[Side::Local].uidvalidity_changed || delta[Side::Remote].uidvalidity_changed;
+  if (all_) return;
+  for (Side s : kBothSides) {
+    auto& n = named_[s];
+    n.reserve(delta[s].vanished.size() + delta[s].changed.size() + delta[s].added.size() + extra[s].size());
+    for (Uid u : delta[s].vanished) n.push_back(u.value);
+    for (const auto& c : delta[s].changed) n.push_back(c.uid.value);
+    for (const auto& a : delta[s].added) n.push_back(a.uid.value);
+    for (Uid u : extra[s]) n.push_back(u.value);
+    std::sort(n.begin(), n.end());
+    n.erase(std::unique(n.begin(), n.end()), n.end());
+  }
+}
+
+bool NeededPairs::operator()(const PerSide<Uid>& uid) const {
+  if (all_) return true;
+  for (Side s : kBothSides) {
+    if (!uid[s].valid() || std::binary_search(named_[s].begin(), named_[s].end(), uid[s].value)) return true;
+  }
+  return false;
+}
 
 }  // namespace twinbox::sync

@@ -162,8 +162,16 @@ class StateStore {
   /// Streams the pairs of a mailbox in local-UID order (void local UIDs first), stopping at the
   /// first error the callback returns.
   Status for_each_pair(MailboxPairId id, const std::function<Status(const MessagePair&)>& fn);
+  /// Like for_each_pair(), for the pairs whose UIDs `want` accepts only: the other columns of
+  /// a refused row are never read (a sync pass loads the few pairs its deltas name, issue 8).
+  Status for_each_pair_if(MailboxPairId id, const std::function<bool(const PerSide<Uid>&)>& want,
+                          const std::function<Status(const MessagePair&)>& fn);
+  /// The set UIDs of each side's pairs, ascending (what a delta reader compares with).
+  Result<PerSide<std::vector<Uid>>> pair_uids(MailboxPairId id);
   Result<std::optional<MessagePair>> find_pair(MailboxPairId id, Side side, Uid uid);
   Result<std::size_t> count_pairs(MailboxPairId id);
+  /// Whether any mailbox has a message pair (one index probe, not a count).
+  Result<bool> any_pairs();
   /// Pairs whose UID on `side` is set and below `below` (an index range scan).
   Result<std::size_t> count_side_below(MailboxPairId id, Side side, Uid below);
   /// Inserts pairs; each replaces any stored pair of the mailbox sharing its local or its

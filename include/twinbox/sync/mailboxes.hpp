@@ -28,6 +28,7 @@
 ///   were merged hold 0 for every pair: with a base of 0 the merge can only subscribe, exactly
 ///   what "subscribed wins" gives without a base, so no schema migration is needed.
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -145,6 +146,9 @@ struct ListInput {
   ListPolicy policy;
   /// Stored message-pair counts by pair id (for the deletion safety check).
   std::vector<std::pair<state::MailboxPairId, std::size_t>> pair_counts;
+  /// Asked for a pair id absent from pair_counts, only for a mailbox gone on one side (a sync
+  /// run counts nothing when no mailbox is gone: its no-op stays flat in the account's size).
+  std::function<std::size_t(state::MailboxPairId)> count_pairs;
 };
 
 /// Three-way merge of one pair's subscription. `base` is the state both sides last agreed

@@ -58,6 +58,7 @@
 /// sees every mailbox pair's input of one pass before any is reconciled.
 
 #include <cstddef>
+#include <cstdint>
 #include <vector>
 
 #include <twinbox/base/ids.hpp>
@@ -77,10 +78,33 @@ struct StoredPair {
   bool operator==(const StoredPair&) const = default;
 };
 
+/// The stored pairs of a mailbox that one reconcile() needs. A sync pass loads only the pairs
+/// its deltas name (a UID in vanished, changed or added on its side), the pairs with a void
+/// side, and every pair when a side's UIDVALIDITY changed (load_stored in engine_steps.hpp):
+/// no rule acts on a pair that no delta names, since unchanged flags on both sides merge to
+/// the base (rule 3). `unloaded` counts the rest, for the deletion guard's share (rule 8).
 struct StoredMailbox {
   std::vector<StoredPair> pairs;  ///< any order
+  std::size_t unloaded = 0;       ///< pairs in the state that are not in `pairs`
 
   bool operator==(const StoredMailbox&) const = default;
+};
+
+/// Which stored pairs a reconcile() (and match_moves()) with these deltas needs: a pair one of
+/// whose UIDs a delta names on its side (vanished, changed, added: rule 7) or `extra` names,
+/// a pair with a void side (rule 6), and every pair when a side's UIDVALIDITY changed. The
+/// plan over these pairs, with the others counted in StoredMailbox::unloaded, equals the plan
+/// over all of them (tests/unit/sync/partial_stored_test.cpp).
+class NeededPairs {
+ public:
+  explicit NeededPairs(const PerSide<Delta>& delta, const PerSide<std::vector<Uid>>& extra = {});
+  /// Every pair is needed (a UIDVALIDITY change).
+  [[nodiscard]] bool all() const { return all_; }
+  [[nodiscard]] bool operator()(const PerSide<Uid>& uid) const;
+
+ private:
+  bool all_ = false;
+  PerSide<std::vector<std::uint32_t>> named_;  ///< sorted, unique
 };
 
 /// The capabilities of one side that change the plan.

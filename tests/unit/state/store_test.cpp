@@ -407,6 +407,36 @@ TEST_CASE("bulk: 10k pairs in one transaction, streamed back in UID order") {
   CHECK(seen == 3);
 }
 
+TEST_CASE("pairs by UID filter, and each side's UIDs alone (what a sync pass reads)") {
+  TempDir t;
+  auto s = open_ok(t.db());
+  auto id = s.upsert_mailbox(inbox());
+  REQUIRE(id);
+  std::vector<MessagePair> ps = {pair(4, 40, "\\Seen"), pair(1, 30), pair(9, 20, "$Junk"), pair(7, 0)};
+  REQUIRE(s.upsert_pairs(*id, ps));
+  // The filter sees each row's UIDs; only accepted rows reach the callback, whole.
+  std::vector<PerSide<Uid>> offered;
+  std::vector<MessagePair> got;
+  REQUIRE(s.for_each_pair_if(
+      *id,
+      [&](const PerSide<Uid>& u) {
+        offered.push_back(u);
+        return u[Side::Remote] == Uid(20) || !u[Side::Remote].valid();
+      },
+      [&](const MessagePair& p) -> Status {
+        got.push_back(p);
+        return {};
+      }));
+  CHECK(offered.size() == 4);
+  REQUIRE(got.size() == 2);
+  CHECK(got[0] == ps[3]);  // local UID order
+  CHECK(got[1] == ps[2]);
+  auto uids = s.pair_uids(*id);
+  REQUIRE(uids);
+  CHECK((*uids)[Side::Local] == std::vector<Uid>{Uid(1), Uid(4), Uid(7), Uid(9)});
+  CHECK((*uids)[Side::Remote] == std::vector<Uid>{Uid(20), Uid(30), Uid(40)});  // no void UID
+}
+
 TEST_CASE("every commit is a crash point") {
   TempDir t;
   auto s = open_ok(t.db());

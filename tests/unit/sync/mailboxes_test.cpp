@@ -1,6 +1,8 @@
 // Mailbox name mapping and mailbox-list pairing (sync/mailboxes.hpp): pure functions.
 #include <doctest/doctest.h>
 
+#include <limits>
+
 #include <algorithm>
 
 #include <twinbox/sync/mailboxes.hpp>
@@ -260,6 +262,29 @@ TEST_CASE("a mailbox deleted on one side is reported, not deleted, unless the po
   CHECK(plan.deletes.empty());
   REQUIRE(plan.problems.size() == 1);
   CHECK(plan.problems[0].message.find("has not seen") != std::string::npos);
+}
+
+TEST_CASE("stored pairs are counted only for a mailbox gone on one side, through count_pairs") {
+  auto in = input({entry("INBOX"), entry("Old", 3), entry("Kept", 5)}, {entry("INBOX"), entry("Kept", 5)});
+  in.stored = {stored(4, "Old", "Old", 3, 8), stored(5, "Kept", "Kept", 5, 9)};
+  in.stored[0].side[Side::Local].uidnext = Uid(3);
+  in.entries[Side::Local][1].uidnext = Uid(3);
+  in.entries[Side::Local][1].messages = 2;
+  in.policy.delete_mailboxes = true;
+  std::vector<state::MailboxPairId> asked;
+  std::size_t count = 2;
+  in.count_pairs = [&](state::MailboxPairId id) {
+    asked.push_back(id);
+    return count;
+  };
+  auto plan = plan_mailboxes(in);
+  CHECK(asked == std::vector<state::MailboxPairId>{4});  // never for "Kept"
+  REQUIRE(plan.deletes.size() == 1);
+  CHECK(plan.deletes[0].pair == 4);
+  // An unknown count (the engine's answer to a state error) never lets it be deleted.
+  count = std::numeric_limits<std::size_t>::max();
+  plan = plan_mailboxes(in);
+  CHECK(plan.deletes.empty());
 }
 
 TEST_CASE("a stored pair gone on both sides is forgotten") {
