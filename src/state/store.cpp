@@ -355,10 +355,10 @@ Result<StateStore> StateStore::open(const std::string& path, const OpenOptions& 
   const char* sync = options.durable ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL";
   if (auto s = im->exec(sync, "configuring"); !s) return s.error();
   if (auto s = im->exec("PRAGMA foreign_keys = ON", "configuring"); !s) return s.error();
-  // Page cache bounded at 1 MiB (SQLite's default is 2 MiB): a sync's lookups are by
-  // mailbox and UID through indexes, and the OS caches the file anyway; keeps the peak
-  // memory of a sync from growing with the number of stored pairs.
-  if (auto s = im->exec("PRAGMA cache_size = -1024", "configuring"); !s) return s.error();
+  // Page cache bounded at 512 KiB (SQLite's default is 2 MiB): a sync's lookups are by
+  // mailbox and UID through indexes, its pair reads are sequential scans, and the OS caches
+  // the file anyway; keeps the peak memory of a sync from growing with the stored pairs.
+  if (auto s = im->exec("PRAGMA cache_size = -512", "configuring"); !s) return s.error();
   if (auto s = migrate(*im); !s) return s.error();
   return StateStore(std::move(im));
 }

@@ -419,7 +419,13 @@ Result<PerSide<Delta>> Engine::read_deltas(const PairToSync& p, const state::Mai
   for (Side s : kBothSides) {
     r[s] = std::make_unique<DeltaReader>(*sessions_[s], s, p.name[s], stored.side[s], std::move(uids[s]));
     if (same_run) r[s]->stored_by_this_run();
-    if (limit[s].valid()) r[s]->limit_new(limit[s]);
+    if (limit[s].valid()) {
+      r[s]->limit_new(limit[s]);
+      // A windowed side's new messages all go to a side where nothing can pair with them (its
+      // new messages are this run's copies): read light, also in the fetch pipelined with the
+      // SELECT (set after start(), that one was a full read: ~0.13 s per 2,048 messages).
+      r[s]->skip_content_identity();
+    }
     r[s]->start();
   }
   auto both = [&] { return r[Side::Local]->step_ready() && r[Side::Remote]->step_ready(); };
@@ -433,9 +439,7 @@ Result<PerSide<Delta>> Engine::read_deltas(const PairToSync& p, const state::Mai
     light = intents && intents->empty();
   }
   for (Side s : kBothSides) {
-    // A windowed side's new messages all go to a side where nothing can pair with them (its
-    // new messages are this run's copies): read light as well.
-    if ((light && r[other(s)]->exists_at_select() == 0) || limit[s].valid()) r[s]->skip_content_identity();
+    if (light && r[other(s)]->exists_at_select() == 0) r[s]->skip_content_identity();
   }
   for (Side s : kBothSides) {
     if (auto st = r[s]->next(); !st) return st.error().with_context(std::string(to_string(s)) + " side");

@@ -266,6 +266,13 @@ void windowed_reads(std::unique_ptr<TestServer> local, std::unique_ptr<TestServe
   // 30 new in windows of about 4: at least 8 reading passes, each asking for a bounded range.
   CHECK(selects_of(trace[Side::Local], "INBOX") >= 8);
   CHECK(widest_new_fetch(trace[Side::Local]) <= 8);
+  // Every window is read light, also in the FETCH pipelined with its SELECT: no Message-ID
+  // header is asked for (the copies complete the identities; issue 8: a full read of each
+  // window cost Dovecot ~0.13 s per 2,048 messages).
+  for (const auto& l : trace[Side::Local].lines) {
+    INFO(l);
+    CHECK(l.find("HEADER.FIELDS (MESSAGE-ID)") == std::string::npos);
+  }
   const std::int64_t date = imap::parse_date_time(kDate)->unix_seconds;
   auto ids = stored_identities(options.state_path, "INBOX");
   REQUIRE(ids.size() == 30);

@@ -142,7 +142,7 @@ class DeltaReader {
 
   /// Between start()'s SELECT completing and next(): its EXISTS (0 when the SELECT failed).
   [[nodiscard]] std::uint32_t exists_at_select() const;
-  /// Before next(): new messages are read with FLAGS, RFC822.SIZE (and MODSEQ) only, without
+  /// Before start() (also its pipelined fetch) or next(): new messages are read with FLAGS, RFC822.SIZE (and MODSEQ) only, without
   /// INTERNALDATE and BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)] (on maildir Dovecot stats every
   /// message file for the first and opens it for the second: 4-8x the time). Only for a side
   /// whose new messages all go to an empty other side with nothing stored: the copy completes
