@@ -73,12 +73,15 @@ class Engine {
   /// next window). `limit`: per side, read new messages below this UID only
   /// (DeltaReader::limit_new); invalid = all.
   /// `uids`: the stored pairs' UIDs per side (StateStore::pair_uids).
+  /// `read`: the sides to read; a side not read gets an empty delta whose snapshot is the
+  /// stored one (it has not changed since, as far as this run knows).
   Result<PerSide<Delta>> read_deltas(const PairToSync& p, const state::MailboxPair& stored,
                                      PerSide<std::vector<Uid>> uids, bool same_run = false,
-                                     PerSide<Uid> limit = {});
+                                     PerSide<Uid> limit = {}, PerSide<bool> read = {{true, true}});
   /// Reads the deltas of a pair: its stored UIDs, then read_deltas().
   Result<PerSide<Delta>> read_pair_deltas(const PairToSync& p, const state::MailboxPair& stored,
-                                          bool same_run = false, PerSide<Uid> limit = {});
+                                          bool same_run = false, PerSide<Uid> limit = {},
+                                          PerSide<bool> read = {{true, true}});
   /// The stored pairs these deltas need (load_stored), with the sources of pending intents.
   Result<StoredMailbox> stored_for(state::MailboxPairId id, const PerSide<Delta>& delta);
   /// Per side, the UIDs one pass reads new messages from (0 = all at once): see sync_pair.
@@ -398,10 +401,10 @@ Result<PerSide<std::uint64_t>> Engine::new_windows(const PairToSync& p, const st
 }
 
 Result<PerSide<Delta>> Engine::read_pair_deltas(const PairToSync& p, const state::MailboxPair& stored,
-                                                bool same_run, PerSide<Uid> limit) {
+                                                bool same_run, PerSide<Uid> limit, PerSide<bool> read) {
   auto uids = store_->pair_uids(p.pair);
   if (!uids) return uids.error();
-  return read_deltas(p, stored, std::move(*uids), same_run, limit);
+  return read_deltas(p, stored, std::move(*uids), same_run, limit, read);
 }
 
 Result<StoredMailbox> Engine::stored_for(state::MailboxPairId id, const PerSide<Delta>& delta) {
@@ -413,10 +416,12 @@ Result<StoredMailbox> Engine::stored_for(state::MailboxPairId id, const PerSide<
 }
 
 Result<PerSide<Delta>> Engine::read_deltas(const PairToSync& p, const state::MailboxPair& stored,
-                                           PerSide<std::vector<Uid>> uids, bool same_run, PerSide<Uid> limit) {
+                                           PerSide<std::vector<Uid>> uids, bool same_run, PerSide<Uid> limit,
+                                           PerSide<bool> read) {
   PerSide<std::unique_ptr<DeltaReader>> r;
   const bool none_stored = uids[Side::Local].empty() && uids[Side::Remote].empty();
   for (Side s : kBothSides) {
+    if (!read[s]) continue;
     r[s] = std::make_unique<DeltaReader>(*sessions_[s], s, p.name[s], stored.side[s], std::move(uids[s]));
     if (same_run) r[s]->stored_by_this_run();
     if (limit[s].valid()) {
@@ -428,7 +433,9 @@ Result<PerSide<Delta>> Engine::read_deltas(const PairToSync& p, const state::Mai
     }
     r[s]->start();
   }
-  auto both = [&] { return r[Side::Local]->step_ready() && r[Side::Remote]->step_ready(); };
+  auto both = [&] {
+    return std::all_of(r.v.begin(), r.v.end(), [](const auto& x) { return !x || x->step_ready(); });
+  };
   if (auto st = wait_loop(both); !st) return st.error();
   // Everything new on s is copied to an empty other side (EXISTS of the SELECT snapshot):
   // nothing can pair with it, so the copy completes the identities (INTERNALDATE, Message-ID)
@@ -439,14 +446,20 @@ Result<PerSide<Delta>> Engine::read_deltas(const PairToSync& p, const state::Mai
     light = intents && intents->empty();
   }
   for (Side s : kBothSides) {
-    if (light && r[other(s)]->exists_at_select() == 0) r[s]->skip_content_identity();
+    if (r[s] && light && r[other(s)] && r[other(s)]->exists_at_select() == 0) r[s]->skip_content_identity();
   }
   for (Side s : kBothSides) {
+    if (!r[s]) continue;
     if (auto st = r[s]->next(); !st) return st.error().with_context(std::string(to_string(s)) + " side");
   }
   if (auto st = wait_loop(both); !st) return st.error();
   PerSide<Delta> d;
   for (Side s : kBothSides) {
+    if (!r[s]) {
+      const state::SideState& ss = stored.side[s];
+      d[s].snapshot = {ss.uidvalidity, ss.uidnext, ss.highestmodseq, ss.announced_modseq};
+      continue;
+    }
     auto res = r[s]->finish();
     if (!res) return res.error().with_context(std::string(to_string(s)) + " side");
     d[s] = std::move(*res);
@@ -477,6 +490,11 @@ Status Engine::sync_pair(const PairToSync& p, MailboxReport& rep, std::optional<
       passes += static_cast<int>(std::min<std::uint64_t>(p.entry[s]->uidnext->value / span[s] + 1, 1u << 20));
     }
   }
+  // A side this pass did not write to, and whose new messages were all read, is not read
+  // again by the confirming pass: its stored snapshot (this pass's SELECT) still covers
+  // everything done there, and what another client changes meanwhile is the next run's
+  // (UNCHANGEDSINCE keeps a store on it safe). A first sync so SELECTs its source once.
+  PerSide<bool> read{{true, true}};
   for (int pass = 0; pass < passes; ++pass) {
     auto mb = store_->mailbox(p.pair);
     if (!mb) return mb.error();
@@ -495,7 +513,7 @@ Status Engine::sync_pair(const PairToSync& p, MailboxReport& rep, std::optional<
       work.delta = std::move(*first);
       first.reset();
     } else {
-      auto d = read_pair_deltas(p, stored, pass > 0, limit);
+      auto d = read_pair_deltas(p, stored, pass > 0, limit, read);
       if (!d) return d.error();
       work.delta = std::move(*d);
     }
@@ -559,8 +577,10 @@ Status Engine::sync_pair(const PairToSync& p, MailboxReport& rep, std::optional<
       for (const auto& a : plan.actions) rep.plan.push_back(to_string(a));
       return {};
     }
+    PerSide<bool> stored_flags{};
     if (!follow_up.empty()) {
       if (auto st = exec.store_flags(work, follow_up, rep.to); !st) return st;
+      for (const auto& f : follow_up) stored_flags[f.side] = true;
       follow_up.clear();
     }
     // The executor reads the deltas' flags only for flag stores (FlagLookup). Without any, the
@@ -575,6 +595,13 @@ Status Engine::sync_pair(const PairToSync& p, MailboxReport& rep, std::optional<
     }
     if (!plan.empty()) {
       if (auto st = exec.execute(work, plan, rep.to); !st) return st;
+    }
+    read = {{moved, moved}};
+    for (Side s : kBothSides) read[s] = read[s] || stored_flags[s] || work.delta[s].more_new;
+    for (const auto& a : plan.actions) {
+      if (const auto* c = std::get_if<Copy>(&a)) read[other(c->from)] = true;
+      if (const auto* f = std::get_if<StoreFlags>(&a)) read[f->side] = true;
+      if (const auto* e = std::get_if<Expunge>(&a)) read[e->side] = true;
     }
     // The snapshot taken at SELECT, never later values (PROTOCOL.md §4.3); written last.
     for (Side s : kBothSides) {

@@ -137,7 +137,8 @@ struct Trace {
 };
 
 /// An incremental run with no move possible (issue 8): each changed mailbox is SELECTed twice
-/// per side (read with execution, then the confirming read), never three times, and each read
+/// per side (read with execution, then the confirming read; once on a side nothing was
+/// written to), never three times, and each read
 /// sends its new-message fetch with the SELECT. A move then brings the up-front read back.
 void incremental_reads(std::unique_ptr<TestServer> local, std::unique_ptr<TestServer> remote) {
   TempDir dir;
@@ -176,8 +177,11 @@ void incremental_reads(std::unique_ptr<TestServer> local, std::unique_ptr<TestSe
       for (const auto& l : trace[s].lines) {
         if (l.rfind("C: ", 0) == 0 && l.find(" SELECT " + box) != std::string::npos) ++selects;
       }
-      CHECK(selects == 2);
-      CHECK(trace[s].pipelined_reads(box) == 2);
+      // The local "Other" only had new mail, copied to the remote: nothing was written on
+      // the local side there, so the confirming pass does not read it again.
+      const std::size_t reads = s == Side::Local && box == "Other" ? 1 : 2;
+      CHECK(selects == reads);
+      CHECK(trace[s].pipelined_reads(box) == reads);
     }
   }
   // The flag store on the local side (the source of the copies) went out before the copies'
@@ -233,7 +237,12 @@ std::uint64_t widest_new_fetch(const Trace& t) {
 std::size_t selects_of(const Trace& t, const std::string& box) {
   std::size_t n = 0;
   for (const auto& l : t.lines) {
-    if (l.rfind("C: ", 0) == 0 && l.find(" SELECT " + box + " ") != std::string::npos) ++n;
+    if (l.rfind("C: ", 0) != 0) continue;
+    const std::string select = " SELECT " + box;
+    const std::size_t at = l.find(select);
+    if (at == std::string::npos) continue;
+    const std::size_t end = at + select.size();
+    if (end == l.size() || l[end] == ' ' || l[end] == '\r') ++n;  // plain or with (QRESYNC ...)
   }
   return n;
 }
