@@ -521,17 +521,7 @@ Status StateStore::set_subscribed(MailboxPairId id, bool subscribed) {
 
 Status StateStore::for_each_pair(MailboxPairId id,
                                  const std::function<Status(const MessagePair&)>& fn) {
-  auto st = impl_->prepare(std::string("SELECT ") + kPairColumns +
-                           " FROM message_pairs WHERE mailbox_id = ?1 ORDER BY local_uid");
-  if (!st) return st.error();
-  Stmt q(*impl_, *st);
-  q.bind(1, id);
-  for (;;) {
-    auto row = q.step("reading message pairs");
-    if (!row) return row.error();
-    if (!*row) return {};
-    if (auto s = fn(read_pair(q)); !s) return s;
-  }
+  return for_each_pair_if(id, [](const PerSide<Uid>&) { return true; }, fn);
 }
 
 Status StateStore::for_each_pair_if(MailboxPairId id,
