@@ -77,11 +77,13 @@ class Engine {
   /// stored one (it has not changed since, as far as this run knows).
   Result<PerSide<Delta>> read_deltas(const PairToSync& p, const state::MailboxPair& stored,
                                      PerSide<std::vector<Uid>> uids, bool same_run = false,
-                                     PerSide<Uid> limit = {}, PerSide<bool> read = {{true, true}});
+                                     PerSide<Uid> limit = {}, PerSide<bool> read = {{true, true}},
+                                     PerSide<bool> next_window = {});
   /// Reads the deltas of a pair: its stored UIDs, then read_deltas().
   Result<PerSide<Delta>> read_pair_deltas(const PairToSync& p, const state::MailboxPair& stored,
                                           bool same_run = false, PerSide<Uid> limit = {},
-                                          PerSide<bool> read = {{true, true}});
+                                          PerSide<bool> read = {{true, true}},
+                                          PerSide<bool> next_window = {});
   /// The stored pairs these deltas need (load_stored), with the sources of pending intents.
   Result<StoredMailbox> stored_for(state::MailboxPairId id, const PerSide<Delta>& delta);
   /// Per side, the UIDs one pass reads new messages from (0 = all at once): see sync_pair.
@@ -401,10 +403,11 @@ Result<PerSide<std::uint64_t>> Engine::new_windows(const PairToSync& p, const st
 }
 
 Result<PerSide<Delta>> Engine::read_pair_deltas(const PairToSync& p, const state::MailboxPair& stored,
-                                                bool same_run, PerSide<Uid> limit, PerSide<bool> read) {
+                                                bool same_run, PerSide<Uid> limit, PerSide<bool> read,
+                                                PerSide<bool> next_window) {
   auto uids = store_->pair_uids(p.pair);
   if (!uids) return uids.error();
-  return read_deltas(p, stored, std::move(*uids), same_run, limit, read);
+  return read_deltas(p, stored, std::move(*uids), same_run, limit, read, next_window);
 }
 
 Result<StoredMailbox> Engine::stored_for(state::MailboxPairId id, const PerSide<Delta>& delta) {
@@ -417,7 +420,7 @@ Result<StoredMailbox> Engine::stored_for(state::MailboxPairId id, const PerSide<
 
 Result<PerSide<Delta>> Engine::read_deltas(const PairToSync& p, const state::MailboxPair& stored,
                                            PerSide<std::vector<Uid>> uids, bool same_run, PerSide<Uid> limit,
-                                           PerSide<bool> read) {
+                                           PerSide<bool> read, PerSide<bool> next_window) {
   PerSide<std::unique_ptr<DeltaReader>> r;
   const bool none_stored = uids[Side::Local].empty() && uids[Side::Remote].empty();
   for (Side s : kBothSides) {
@@ -430,6 +433,9 @@ Result<PerSide<Delta>> Engine::read_deltas(const PairToSync& p, const state::Mai
       // new messages are this run's copies): read light, also in the fetch pipelined with the
       // SELECT (set after start(), that one was a full read: ~0.13 s per 2,048 messages).
       r[s]->skip_content_identity();
+      // The next window of a side the last pass read but did not write to: still selected.
+      const client::SelectInfo* sel = sessions_[s]->selected();
+      if (next_window[s] && sel) r[s]->continue_window(sel->uidnext);
     }
     r[s]->start();
   }
@@ -495,6 +501,7 @@ Status Engine::sync_pair(const PairToSync& p, MailboxReport& rep, std::optional<
   // everything done there, and what another client changes meanwhile is the next run's
   // (UNCHANGEDSINCE keeps a store on it safe). A first sync so SELECTs its source once.
   PerSide<bool> read{{true, true}};
+  PerSide<bool> next_window{};  ///< read only the next window of new messages, no SELECT
   for (int pass = 0; pass < passes; ++pass) {
     auto mb = store_->mailbox(p.pair);
     if (!mb) return mb.error();
@@ -513,7 +520,7 @@ Status Engine::sync_pair(const PairToSync& p, MailboxReport& rep, std::optional<
       work.delta = std::move(*first);
       first.reset();
     } else {
-      auto d = read_pair_deltas(p, stored, pass > 0, limit, read);
+      auto d = read_pair_deltas(p, stored, pass > 0, limit, read, next_window);
       if (!d) return d.error();
       work.delta = std::move(*d);
     }
@@ -596,12 +603,16 @@ Status Engine::sync_pair(const PairToSync& p, MailboxReport& rep, std::optional<
     if (!plan.empty()) {
       if (auto st = exec.execute(work, plan, rep.to); !st) return st;
     }
-    read = {{moved, moved}};
-    for (Side s : kBothSides) read[s] = read[s] || stored_flags[s] || work.delta[s].more_new;
+    PerSide<bool> wrote{{moved, moved}};
+    for (Side s : kBothSides) wrote[s] = wrote[s] || stored_flags[s];
     for (const auto& a : plan.actions) {
-      if (const auto* c = std::get_if<Copy>(&a)) read[other(c->from)] = true;
-      if (const auto* f = std::get_if<StoreFlags>(&a)) read[f->side] = true;
-      if (const auto* e = std::get_if<Expunge>(&a)) read[e->side] = true;
+      if (const auto* c = std::get_if<Copy>(&a)) wrote[other(c->from)] = true;
+      if (const auto* f = std::get_if<StoreFlags>(&a)) wrote[f->side] = true;
+      if (const auto* e = std::get_if<Expunge>(&a)) wrote[e->side] = true;
+    }
+    for (Side s : kBothSides) {
+      read[s] = wrote[s] || work.delta[s].more_new;
+      next_window[s] = !wrote[s] && work.delta[s].more_new;
     }
     // The snapshot taken at SELECT, never later values (PROTOCOL.md §4.3); written last.
     for (Side s : kBothSides) {

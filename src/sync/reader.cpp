@@ -115,6 +115,20 @@ void DeltaReader::start() {
   path_ = best_path(session_);
   // A window must lie above what is stored: else the snapshot's UIDNEXT would go backwards.
   if (limit_.valid() && limit_.value <= std::max<std::uint32_t>(stored_.uidnext.value, 1)) limit_ = Uid();
+  const client::SelectInfo* sel = session_.selected();
+  if (continue_uidnext_.valid() && limit_.valid() && sel && sel->mailbox == mailbox_ &&
+      !sel->read_only && sel->uidvalidity == stored_.uidvalidity && stored_.uidvalidity.valid()) {
+    continued_ = true;
+    info_ = client::SelectInfo{};
+    info_.mailbox = mailbox_;
+    info_.uidvalidity = stored_.uidvalidity;
+    info_.uidnext = std::max(continue_uidnext_, stored_.uidnext);
+    info_.highestmodseq = stored_.highestmodseq;
+    stop_ = limit_.value < info_.uidnext.value ? limit_ : info_.uidnext;
+    (void)fetch_new(stored_.uidnext, stop_);  // never fails: it only queues
+    stage_ = 2;
+    return;
+  }
   client::SelectOptions opts;
   bool known = stored_.uidvalidity.valid() && stored_.uidnext.value > 1;
   if (path_ == ReadPath::Qresync && known && stored_.highestmodseq.value > 0) {
@@ -231,6 +245,7 @@ void DeltaReader::queue_flag_read(const imap::SeqSet& known) {
 }
 
 Status DeltaReader::next() {
+  if (continued_) return {};  // the window's fetch was queued by start()
   auto sel = std::move(select_.result());
   if (!sel) return sel.error().with_context("SELECT " + mailbox_);
   info_ = std::move(*sel);
@@ -366,6 +381,19 @@ void DeltaReader::settle_modseq(MailboxSnapshot& snap, ModSeq max_seen) const {
 }
 
 Result<Delta> DeltaReader::finish() {
+  if (continued_) {
+    Delta d;
+    d.snapshot = {stored_.uidvalidity, stop_, stored_.highestmodseq, stored_.announced_modseq};
+    d.more_new = stop_.value < info_.uidnext.value;
+    for (auto& f : fetches_) {
+      auto r = std::move(f.result());
+      if (!r) return r.error().with_context("UID FETCH (new messages) in " + mailbox_);
+    }
+    d.added = std::move(added_);
+    std::sort(d.added.begin(), d.added.end(),
+              [](const NewMessage& a, const NewMessage& b) { return a.uid < b.uid; });
+    return d;
+  }
   Delta d;
   d.snapshot.uidvalidity = info_.uidvalidity;
   d.snapshot.uidnext = stop_;
