@@ -39,7 +39,8 @@
 # MULTIAPPEND with LITERAL+ to B, nothing else) runs in the same loop, and so does the no-op
 # limit (bench_rawcopy --noop: LOGIN, one LIST-STATUS and LOGOUT on both servers at once, the
 # least a stateful sync can do to learn that nothing changed; its wall time is mostly
-# Dovecot's own login: a new imap-login and imap process per connection).
+# Dovecot's own login and its STATUS of every mailbox; --dovecot-login warm shows how little
+# of it is starting an imap-login and an imap process per connection).
 #
 # Figures: wall time, user+sys CPU and peak RSS of the tool (/usr/bin/time), bytes the servers
 # received and sent (Dovecot's "Logged out in=… out=…" log lines: payload bytes, before
