@@ -76,7 +76,7 @@ while (($#)); do
     --keep) KEEP=1; shift ;;
     --dovecot-login) LOGIN=${2:?}; shift 2 ;;
     --no-build) NO_BUILD=1; shift ;;
-    -h | --help) sed -n '2,50p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,51p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option '$1' (see --help)" ;;
   esac
 done
