@@ -9,7 +9,9 @@
 #include <vector>
 
 #include <twinbox/imap/datetime.hpp>
+#include <twinbox/client/loop.hpp>
 #include <twinbox/state/store.hpp>
+#include <twinbox/sync/reader.hpp>
 
 #include "support/sync_fixture.hpp"
 
@@ -327,7 +329,72 @@ void windowed_reads(std::unique_ptr<TestServer> local, std::unique_ptr<TestServe
   CHECK_FALSE(run_ok(options).changed());
 }
 
+/// DeltaReader::continue_window(): the next window is one UID FETCH on the mailbox still
+/// selected; with another mailbox selected it falls back to a SELECT. Same messages either way.
+void continued_window(std::unique_ptr<TestServer> server) {
+  Account A{*server};
+  A.create("Other");
+  for (int i = 0; i < 6; ++i) A.append("INBOX", make_message("c" + std::to_string(i)), {}, kDate);
+  Trace trace;
+  auto ep = server->endpoint();
+  ep.session.trace = [&trace](std::string_view l) { trace.lines.emplace_back(l); };
+  auto session = client::connect(ep);
+  REQUIRE(session);
+  client::Session& s = **session;
+  client::Loop loop({&s});
+  auto read = [&](const state::SideState& stored, Uid end, bool cont) {
+    sync::DeltaReader r(s, Side::Local, "INBOX", stored, {});
+    r.limit_new(end);
+    if (cont && s.selected()) r.continue_window(s.selected()->uidnext);
+    r.start();
+    REQUIRE(loop.run_until([&] { return r.step_ready(); }, net::deadline_in(std::chrono::seconds(30))));
+    REQUIRE(r.next());
+    REQUIRE(loop.run_until([&] { return r.step_ready(); }, net::deadline_in(std::chrono::seconds(30))));
+    auto d = r.finish();
+    REQUIRE(d);
+    return std::move(*d);
+  };
+  auto uids = [](const sync::Delta& d) {
+    std::vector<std::uint32_t> out;
+    for (const auto& m : d.added) out.push_back(m.uid.value);
+    return out;
+  };
+  state::SideState fresh;
+  sync::Delta first = read(fresh, Uid(3), false);  // window 1-2, with a SELECT
+  CHECK(uids(first) == std::vector<std::uint32_t>{1, 2});
+  REQUIRE(first.more_new);
+  state::SideState stored;
+  stored.uidvalidity = first.snapshot.uidvalidity;
+  stored.uidnext = first.snapshot.uidnext;
+  stored.highestmodseq = first.snapshot.highestmodseq;
+  auto selects = [&] { return selects_of(trace, "INBOX"); };
+  REQUIRE(selects() == 1);
+
+  sync::Delta second = read(stored, Uid(5), true);  // window 3-4, no SELECT
+  CHECK(uids(second) == std::vector<std::uint32_t>{3, 4});
+  CHECK(second.more_new);
+  CHECK(second.snapshot.uidnext == Uid(5));
+  CHECK(second.snapshot.highestmodseq == stored.highestmodseq);
+  CHECK(selects() == 1);
+
+  // Another mailbox selected meanwhile: the continued window falls back to a SELECT.
+  REQUIRE(s.wait(s.select("Other"), net::deadline_in(std::chrono::seconds(30))));
+  stored.uidnext = Uid(5);
+  sync::Delta third = read(stored, Uid(7), true);
+  CHECK(uids(third) == std::vector<std::uint32_t>{5, 6});
+  CHECK_FALSE(third.more_new);
+  CHECK(selects() == 2);
+}
+
 }  // namespace
+
+TEST_CASE("a continued window reads the still-selected mailbox, else SELECTs it: embedded server") {
+  continued_window(TestServer::embedded());
+}
+
+TEST_CASE("a continued window reads the still-selected mailbox, else SELECTs it: Dovecot") {
+  continued_window(TestServer::dovecot());
+}
 
 TEST_CASE("a side with many new messages is read and copied in windows: embedded server") {
   windowed_reads(TestServer::embedded(), TestServer::embedded());
