@@ -12,6 +12,10 @@
 #include <regex>
 #include <set>
 
+#include <twinbox/client/loop.hpp>
+#include <twinbox/state/store.hpp>
+#include <twinbox/sync/reader.hpp>
+
 #include "support/fault_proxy.hpp"
 #include "support/sync_fixture.hpp"
 #include "support/wire_trace.hpp"
@@ -276,6 +280,60 @@ TEST_CASE("CONDSTORE only: a change announced before it is fetchable arrives on 
 // Later windows of the same run must not take the announced value as final either.
 TEST_CASE("CONDSTORE only: a change still unfetchable while the run reads further windows arrives on the next run") {
   announced_before_fetchable(true);
+}
+
+// The rule of reader.hpp for a second read by the same run (a confirming pass of a side the
+// run wrote to), at the reader itself: a run cannot stage it against a hidden change without
+// its own write raising MODSEQ above that change.
+TEST_CASE("CONDSTORE only: a second read by the same run keeps the announced value pending") {
+  auto hidden = std::make_shared<std::atomic<std::uint32_t>>(0);
+  ProxiedPair p(hide_flags_of(hidden), {"QRESYNC"});
+  for (const char* id : {"m1", "m2", "m3"}) p.R.add("INBOX", id);
+  run_ok(p.options);
+  auto mb = [&] {
+    auto store = state::StateStore::open(p.options.state_path);
+    REQUIRE(store);
+    auto pairs = store->mailboxes();
+    REQUIRE(pairs);
+    REQUIRE(!pairs->empty());
+    for (const auto& m : *pairs) {
+      if (m.name[Side::Remote] == "INBOX") return m;
+    }
+    FAIL("no INBOX pair");
+    return state::MailboxPair{};
+  }();
+  hidden->store(p.R.find("INBOX", "m2")->value);
+  p.R.add("INBOX", "m4");  // received, MODSEQ below the hidden change's
+  p.R.add_flag("INBOX", "m2", "\\Flagged");
+  auto session = client::connect(p.options.endpoints[Side::Remote]);
+  REQUIRE(session);
+  client::Session& s = **session;
+  client::Loop loop({&s});
+  auto read = [&](const state::SideState& stored, bool same_run) {
+    sync::DeltaReader r(s, Side::Remote, "INBOX", stored, {});
+    if (same_run) r.stored_by_this_run();
+    r.start();
+    REQUIRE(loop.run_until([&] { return r.step_ready(); }, net::deadline_in(std::chrono::seconds(30))));
+    REQUIRE(r.next());
+    REQUIRE(loop.run_until([&] { return r.step_ready(); }, net::deadline_in(std::chrono::seconds(30))));
+    auto d = r.finish();
+    REQUIRE(d);
+    return d->snapshot;
+  };
+  state::SideState stored = mb.side[Side::Remote];
+  const sync::MailboxSnapshot first = read(stored, false);
+  REQUIRE(first.announced.value > 0);  // m2's change announced, not received
+  CHECK(first.highestmodseq < first.announced);
+  stored.highestmodseq = first.highestmodseq;
+  stored.announced_modseq = first.announced;
+  // The same run reads again: nothing newer, same announced value, still pending.
+  const sync::MailboxSnapshot again = read(stored, true);
+  CHECK(again.highestmodseq == first.highestmodseq);
+  CHECK(again.announced == first.announced);
+  // A later run that sees the same announced value and receives nothing newer takes it.
+  const sync::MailboxSnapshot later = read(stored, false);
+  CHECK(later.highestmodseq == first.announced);
+  CHECK(later.announced == ModSeq{});
 }
 
 TEST_CASE("CONDSTORE only: a mailbox with only expunges is skipped again after one more read") {
