@@ -12,11 +12,10 @@
 #include <regex>
 #include <set>
 
-#include <twinbox/client/loop.hpp>
 #include <twinbox/state/store.hpp>
-#include <twinbox/sync/reader.hpp>
 
 #include "support/fault_proxy.hpp"
+#include "support/read_delta.hpp"
 #include "support/sync_fixture.hpp"
 #include "support/wire_trace.hpp"
 
@@ -310,15 +309,10 @@ TEST_CASE("CONDSTORE only: a second read by the same run keeps the announced val
   client::Session& s = **session;
   client::Loop loop({&s});
   auto read = [&](const state::SideState& stored, bool same_run) {
-    sync::DeltaReader r(s, Side::Remote, "INBOX", stored, {});
-    if (same_run) r.stored_by_this_run();
-    r.start();
-    REQUIRE(loop.run_until([&] { return r.step_ready(); }, net::deadline_in(std::chrono::seconds(30))));
-    REQUIRE(r.next());
-    REQUIRE(loop.run_until([&] { return r.step_ready(); }, net::deadline_in(std::chrono::seconds(30))));
-    auto d = r.finish();
-    REQUIRE(d);
-    return d->snapshot;
+    return read_delta(s, loop, Side::Remote, "INBOX", stored, [&](sync::DeltaReader& r) {
+             if (same_run) r.stored_by_this_run();
+           })
+        .snapshot;
   };
   state::SideState stored = mb.side[Side::Remote];
   const sync::MailboxSnapshot first = read(stored, false);

@@ -9,10 +9,9 @@
 #include <vector>
 
 #include <twinbox/imap/datetime.hpp>
-#include <twinbox/client/loop.hpp>
 #include <twinbox/state/store.hpp>
-#include <twinbox/sync/reader.hpp>
 
+#include "support/read_delta.hpp"
 #include "support/sync_fixture.hpp"
 
 using namespace twinbox;
@@ -343,16 +342,10 @@ void continued_window(std::unique_ptr<TestServer> server) {
   client::Session& s = **session;
   client::Loop loop({&s});
   auto read = [&](const state::SideState& stored, Uid end, bool cont) {
-    sync::DeltaReader r(s, Side::Local, "INBOX", stored, {});
-    r.limit_new(end);
-    if (cont && s.selected()) r.continue_window(s.selected()->uidnext);
-    r.start();
-    REQUIRE(loop.run_until([&] { return r.step_ready(); }, net::deadline_in(std::chrono::seconds(30))));
-    REQUIRE(r.next());
-    REQUIRE(loop.run_until([&] { return r.step_ready(); }, net::deadline_in(std::chrono::seconds(30))));
-    auto d = r.finish();
-    REQUIRE(d);
-    return std::move(*d);
+    return read_delta(s, loop, Side::Local, "INBOX", stored, [&](sync::DeltaReader& r) {
+      r.limit_new(end);
+      if (cont && s.selected()) r.continue_window(s.selected()->uidnext);
+    });
   };
   auto uids = [](const sync::Delta& d) {
     std::vector<std::uint32_t> out;
