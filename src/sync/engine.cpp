@@ -47,6 +47,15 @@ namespace {
 
 using Deadline = net::Deadline;
 
+/// How a pass reads one side of a mailbox pair.
+enum class SideRead {
+  Full,        ///< SELECT and read its changes and new messages
+  NextWindow,  ///< only the next window of new messages, on the mailbox still selected
+               ///< (DeltaReader::continue_window(); a SELECT when it is not)
+  Skip,        ///< not read: an empty delta with the stored snapshot (nothing changed there
+               ///< as far as this run knows)
+};
+
 class Engine {
  public:
   Engine(const EngineOptions& o, const LogFn& log, SyncConnections* keep = nullptr)
@@ -73,17 +82,14 @@ class Engine {
   /// next window). `limit`: per side, read new messages below this UID only
   /// (DeltaReader::limit_new); invalid = all.
   /// `uids`: the stored pairs' UIDs per side (StateStore::pair_uids).
-  /// `read`: the sides to read; a side not read gets an empty delta whose snapshot is the
-  /// stored one (it has not changed since, as far as this run knows).
+  /// `read`: how each side is read (SideRead).
   Result<PerSide<Delta>> read_deltas(const PairToSync& p, const state::MailboxPair& stored,
                                      PerSide<std::vector<Uid>> uids, bool same_run = false,
-                                     PerSide<Uid> limit = {}, PerSide<bool> read = {{true, true}},
-                                     PerSide<bool> next_window = {});
+                                     PerSide<Uid> limit = {}, PerSide<SideRead> read = {});
   /// Reads the deltas of a pair: its stored UIDs, then read_deltas().
   Result<PerSide<Delta>> read_pair_deltas(const PairToSync& p, const state::MailboxPair& stored,
                                           bool same_run = false, PerSide<Uid> limit = {},
-                                          PerSide<bool> read = {{true, true}},
-                                          PerSide<bool> next_window = {});
+                                          PerSide<SideRead> read = {});
   /// The stored pairs these deltas need (load_stored), with the sources of pending intents.
   Result<StoredMailbox> stored_for(state::MailboxPairId id, const PerSide<Delta>& delta);
   /// Per side, the UIDs one pass reads new messages from (0 = all at once): see sync_pair.
@@ -403,11 +409,10 @@ Result<PerSide<std::uint64_t>> Engine::new_windows(const PairToSync& p, const st
 }
 
 Result<PerSide<Delta>> Engine::read_pair_deltas(const PairToSync& p, const state::MailboxPair& stored,
-                                                bool same_run, PerSide<Uid> limit, PerSide<bool> read,
-                                                PerSide<bool> next_window) {
+                                                bool same_run, PerSide<Uid> limit, PerSide<SideRead> read) {
   auto uids = store_->pair_uids(p.pair);
   if (!uids) return uids.error();
-  return read_deltas(p, stored, std::move(*uids), same_run, limit, read, next_window);
+  return read_deltas(p, stored, std::move(*uids), same_run, limit, read);
 }
 
 Result<StoredMailbox> Engine::stored_for(state::MailboxPairId id, const PerSide<Delta>& delta) {
@@ -420,11 +425,11 @@ Result<StoredMailbox> Engine::stored_for(state::MailboxPairId id, const PerSide<
 
 Result<PerSide<Delta>> Engine::read_deltas(const PairToSync& p, const state::MailboxPair& stored,
                                            PerSide<std::vector<Uid>> uids, bool same_run, PerSide<Uid> limit,
-                                           PerSide<bool> read, PerSide<bool> next_window) {
+                                           PerSide<SideRead> read) {
   PerSide<std::unique_ptr<DeltaReader>> r;
   const bool none_stored = uids[Side::Local].empty() && uids[Side::Remote].empty();
   for (Side s : kBothSides) {
-    if (!read[s]) continue;
+    if (read[s] == SideRead::Skip) continue;
     r[s] = std::make_unique<DeltaReader>(*sessions_[s], s, p.name[s], stored.side[s], std::move(uids[s]));
     if (same_run) r[s]->stored_by_this_run();
     if (limit[s].valid()) {
@@ -435,7 +440,7 @@ Result<PerSide<Delta>> Engine::read_deltas(const PairToSync& p, const state::Mai
       r[s]->skip_content_identity();
       // The next window of a side the last pass read but did not write to: still selected.
       const client::SelectInfo* sel = sessions_[s]->selected();
-      if (next_window[s] && sel) r[s]->continue_window(sel->uidnext);
+      if (read[s] == SideRead::NextWindow && sel) r[s]->continue_window(sel->uidnext);
     }
     r[s]->start();
   }
@@ -500,8 +505,7 @@ Status Engine::sync_pair(const PairToSync& p, MailboxReport& rep, std::optional<
   // again by the confirming pass: its stored snapshot (this pass's SELECT) still covers
   // everything done there, and what another client changes meanwhile is the next run's
   // (UNCHANGEDSINCE keeps a store on it safe). A first sync so SELECTs its source once.
-  PerSide<bool> read{{true, true}};
-  PerSide<bool> next_window{};  ///< read only the next window of new messages, no SELECT
+  PerSide<SideRead> read{};
   for (int pass = 0; pass < passes; ++pass) {
     auto mb = store_->mailbox(p.pair);
     if (!mb) return mb.error();
@@ -520,7 +524,7 @@ Status Engine::sync_pair(const PairToSync& p, MailboxReport& rep, std::optional<
       work.delta = std::move(*first);
       first.reset();
     } else {
-      auto d = read_pair_deltas(p, stored, pass > 0, limit, read, next_window);
+      auto d = read_pair_deltas(p, stored, pass > 0, limit, read);
       if (!d) return d.error();
       work.delta = std::move(*d);
     }
@@ -611,8 +615,7 @@ Status Engine::sync_pair(const PairToSync& p, MailboxReport& rep, std::optional<
       if (const auto* e = std::get_if<Expunge>(&a)) wrote[e->side] = true;
     }
     for (Side s : kBothSides) {
-      read[s] = wrote[s] || work.delta[s].more_new;
-      next_window[s] = !wrote[s] && work.delta[s].more_new;
+      read[s] = wrote[s] ? SideRead::Full : work.delta[s].more_new ? SideRead::NextWindow : SideRead::Skip;
     }
     // The snapshot taken at SELECT, never later values (PROTOCOL.md §4.3); written last.
     for (Side s : kBothSides) {
