@@ -26,13 +26,8 @@ std::string body_of(const std::string& id, std::size_t size = 300) {
 
 const std::string kDate = "02-Mar-2026 10:00:00 +0100";
 
-struct Pair {
-  std::unique_ptr<TestServer> local = TestServer::embedded();
-  std::unique_ptr<TestServer> remote = TestServer::embedded();
-  TempDir dir;
-  sync::EngineOptions options = engine_options(*local, *remote, dir.file("state.db"));
-  Account L{*local};
-  Account R{*remote};
+struct Pair : SyncPair {
+  Pair() : SyncPair(TestServer::embedded(), TestServer::embedded()) {}
 
   /// The options with the remote endpoint behind `proxy`.
   sync::EngineOptions via(const FaultProxy& proxy) const {

@@ -18,18 +18,12 @@ namespace {
 
 const std::string kDate = "12-Jan-2026 07:30:00 +0100";
 
-struct Scenario {
-  std::unique_ptr<TestServer> local = TestServer::dovecot();
-  std::unique_ptr<TestServer> remote = TestServer::dovecot();
-  TempDir dir;
-  sync::EngineOptions options = engine_options(*local, *remote, dir.file("state.db"));
-  Account L{*local};
-  Account R{*remote};
+struct Scenario : SyncPair {
   static constexpr bool kMoves = true;
 
   /// A synced base, then changes on both sides: copies both ways, flag changes, expunges and
   /// a move.
-  Scenario() {
+  Scenario() : SyncPair(TestServer::dovecot(), TestServer::dovecot()) {
     for (int i = 0; i < 6; ++i) L.append("INBOX", make_message("a" + std::to_string(i)), {}, kDate);
     R.append("Sent", make_message("s0"), {"\\Seen"}, kDate);
     run_ok(options);
@@ -64,13 +58,7 @@ std::string dump(const std::vector<MessageView>& v) {
 /// three copies leave three pending intents with the same content key: a crash between an
 /// APPEND and its record must not make the next run adopt the wrong one, copy one twice, or
 /// lose one.
-struct LookAlikes {
-  std::unique_ptr<TestServer> local = TestServer::dovecot();
-  std::unique_ptr<TestServer> remote = TestServer::dovecot();
-  TempDir dir;
-  sync::EngineOptions options = engine_options(*local, *remote, dir.file("state.db"));
-  Account L{*local};
-  Account R{*remote};
+struct LookAlikes : SyncPair {
   static constexpr bool kMoves = true;
 
   static std::string body(int k) {
@@ -79,7 +67,7 @@ struct LookAlikes {
     return m;
   }
 
-  LookAlikes() {
+  LookAlikes() : SyncPair(TestServer::dovecot(), TestServer::dovecot()) {
     L.create("Archive");
     L.append("INBOX", body(0), {"\\Seen"}, kDate);
     L.append("INBOX", body(1), {}, kDate);
@@ -93,16 +81,10 @@ struct LookAlikes {
 /// messages, one pass each, on embedded servers. A crash inside a window leaves its copies
 /// recorded or pending and the stored snapshot at the window before: the resume must neither
 /// copy again nor skip any message.
-struct Windows {
-  std::unique_ptr<TestServer> local = TestServer::embedded();
-  std::unique_ptr<TestServer> remote = TestServer::embedded();
-  TempDir dir;
-  sync::EngineOptions options = engine_options(*local, *remote, dir.file("state.db"));
-  Account L{*local};
-  Account R{*remote};
+struct Windows : SyncPair {
   static constexpr bool kMoves = false;
 
-  Windows() {
+  Windows() : SyncPair(TestServer::embedded(), TestServer::embedded()) {
     options.new_per_pass = 3;
     for (int i = 0; i < 11; ++i) {
       L.append("INBOX", make_message("w" + std::to_string(i)), i % 2 ? std::vector<std::string>{"\\Seen"} : std::vector<std::string>{}, kDate);

@@ -17,13 +17,8 @@ using client::StoreMode;
 
 namespace {
 
-struct Pair {
-  std::unique_ptr<TestServer> local = TestServer::dovecot();
-  std::unique_ptr<TestServer> remote = TestServer::dovecot();
-  TempDir dir;
-  sync::EngineOptions options = engine_options(*local, *remote, dir.file("state.db"));
-  Account L{*local};
-  Account R{*remote};
+struct Pair : SyncPair {
+  Pair() : SyncPair(TestServer::dovecot(), TestServer::dovecot()) {}
 };
 
 /// A second run right after a sync: nothing to do, and after login exactly one LIST per side

@@ -176,6 +176,24 @@ class DirectMail {
 sync::EngineOptions engine_options(const TestServer& local, const TestServer& remote,
                                    const std::string& state_path);
 
+/// Two servers, the engine options of a sync between them (state in a temp dir) and an
+/// Account on each: the setting of most whole-sync tests (derive to add seeding).
+struct SyncPair {
+  std::unique_ptr<TestServer> local;
+  std::unique_ptr<TestServer> remote;
+  TempDir dir;
+  sync::EngineOptions options;
+  Account L;
+  Account R;
+
+  SyncPair(std::unique_ptr<TestServer> l, std::unique_ptr<TestServer> r)
+      : local(std::move(l)),
+        remote(std::move(r)),
+        options(engine_options(*local, *remote, dir.file("state.db"))),
+        L(*local),
+        R(*remote) {}
+};
+
 /// run_sync with the log collected into `log` (one line each) when given.
 Result<sync::SyncReport> run(const sync::EngineOptions& options, std::string* log = nullptr);
 /// run() that REQUIREs success and that no mailbox failed; returns the report.

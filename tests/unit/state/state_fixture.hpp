@@ -17,7 +17,9 @@ namespace twinbox::state::test {
 struct TempDir {
   std::filesystem::path dir;
   TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "twinbox-state-XXXXXX").string();
+    // mkdtemp() replaces the six trailing X of the template with a unique name.
+    std::string tmpl =
+        (std::filesystem::temp_directory_path() / "twinbox-state-").string() + std::string(6, 'X');
     REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
     dir = tmpl;
   }
@@ -39,6 +41,14 @@ inline void exec_sql(const std::string& path, const char* sql) {
   sqlite3_free(err);
   sqlite3_close(db);
   REQUIRE(rc == SQLITE_OK);
+}
+
+/// A mailbox pair named INBOX on both sides, with no side state yet.
+inline MailboxPair inbox_pair() {
+  MailboxPair m;
+  m.name[Side::Local] = "INBOX";
+  m.name[Side::Remote] = "INBOX";
+  return m;
 }
 
 /// Opens (without fsync per commit) a store that must open.

@@ -22,9 +22,7 @@ using test::exec_sql;
 using test::open_ok;
 
 MailboxPair inbox() {
-  MailboxPair m;
-  m.name[Side::Local] = "INBOX";
-  m.name[Side::Remote] = "INBOX";
+  MailboxPair m = test::inbox_pair();
   for (Side s : kBothSides) {
     m.side[s].uidvalidity = UidValidity(7);
     m.side[s].uidnext = Uid(10);

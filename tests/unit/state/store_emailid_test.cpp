@@ -23,10 +23,7 @@ using test::exec_sql;
 using test::open_ok;
 
 MailboxPairId inbox(StateStore& s) {
-  MailboxPair m;
-  m.name[Side::Local] = "INBOX";
-  m.name[Side::Remote] = "INBOX";
-  auto id = s.upsert_mailbox(m);
+  auto id = s.upsert_mailbox(test::inbox_pair());
   REQUIRE(id.has_value());
   return *id;
 }

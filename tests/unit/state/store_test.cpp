@@ -35,13 +35,7 @@ StateStore open_ok(const std::string& path, OpenOptions o = fast()) {
   return std::move(s).value();
 }
 
-MailboxPair inbox() {
-  MailboxPair m;
-  m.name[Side::Local] = "INBOX";
-  m.name[Side::Remote] = "INBOX";
-  m.special_use = "";
-  return m;
-}
+MailboxPair inbox() { return test::inbox_pair(); }
 
 MessagePair pair(std::uint32_t l, std::uint32_t r, std::string flags = "") {
   MessagePair p;
