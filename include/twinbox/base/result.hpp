@@ -15,6 +15,16 @@
 namespace twinbox {
 
 template <class T>
+class Result;
+
+/// True for every Result<X>: a Result is never a value of another Result (a Status would
+/// otherwise become Result<bool>{false} through bool's explicit conversion, losing its error).
+template <class U>
+inline constexpr bool kIsResult = false;
+template <class X>
+inline constexpr bool kIsResult<Result<X>> = true;
+
+template <class T>
 class [[nodiscard]] Result {
  public:
   using value_type = T;
@@ -24,7 +34,7 @@ class [[nodiscard]] Result {
   Result(Error e) : v_(std::in_place_index<1>, std::move(e)) {}  // NOLINT(google-explicit-constructor)
   template <class U>
     requires(std::is_constructible_v<T, U&&> && !std::is_same_v<std::decay_t<U>, T> &&
-             !std::is_same_v<std::decay_t<U>, Error> && !std::is_same_v<std::decay_t<U>, Result>)
+             !std::is_same_v<std::decay_t<U>, Error> && !kIsResult<std::decay_t<U>>)
   Result(U&& u) : v_(std::in_place_index<0>, T(std::forward<U>(u))) {}  // NOLINT
 
   [[nodiscard]] bool has_value() const noexcept { return v_.index() == 0; }

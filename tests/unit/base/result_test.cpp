@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <type_traits>
+
 #include <memory>
 #include <string>
 
@@ -38,6 +40,20 @@ TEST_CASE("Result<void>") {
   auto s = check_positive(0);
   REQUIRE_FALSE(s);
   CHECK(s.error().code == Errc::Config);
+}
+
+// Was a bug: a failed Status returned from a function giving Result<bool> became
+// Result<bool>{false} (bool's explicit conversion of the Status), its error lost.
+static_assert(!std::is_convertible_v<Status, Result<bool>>);
+static_assert(!std::is_constructible_v<Result<bool>, Status>);
+static_assert(!std::is_constructible_v<Result<int>, Result<long>>);
+static_assert(std::is_convertible_v<int, Result<long>>);  // values still convert
+
+TEST_CASE("a Status converts to another Result only through its error") {
+  Status failed = check_positive(0);
+  Result<bool> r = failed.error();
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == Errc::Config);
 }
 
 TEST_CASE("Result of a move-only type") {
