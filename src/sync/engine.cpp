@@ -533,8 +533,10 @@ Status Engine::sync_pair(const PairToSync& p, MailboxReport& rep, std::optional<
     if (!loaded) return loaded.error();
     work.stored = std::move(*loaded);
     if (!opt_.dry_run) {
+      bool changed = false;  ///< the stored pairs changed: read them again
       for (Side s : kBothSides) {
         if (work.delta[s].uidvalidity_changed) {
+          changed = true;
           // The stored UIDs of that side are void (RFC 3501 §2.3.1.1); content identities stay
           // for re-pairing, and nothing is deleted on the other side because of it.
           log("mailbox " + rep.name + ": UIDVALIDITY changed on the " + std::string(to_string(s)) +
@@ -546,12 +548,16 @@ Status Engine::sync_pair(const PairToSync& p, MailboxReport& rep, std::optional<
         return fetch_pair_hashes(exec, {{sessions_[Side::Local].get(), sessions_[Side::Remote].get()}},
                                  p.name, want, net::deadline_in(opt_.timeout));
       };
-      if (auto st = resolve_intents(*store_, p.pair, work.delta, work.stored, hashes); !st) return st;
-      if (auto st = learn_email_ids(*store_, p.pair, work.delta, work.stored); !st) return st;
-      work.stored = {};  // freed before it is read again
-      loaded = stored_for(p.pair, work.delta);
-      if (!loaded) return loaded.error();
-      work.stored = std::move(*loaded);
+      auto adopted = resolve_intents(*store_, p.pair, work.delta, work.stored, hashes);
+      if (!adopted) return adopted.error();
+      auto learnt = learn_email_ids(*store_, p.pair, work.delta, work.stored);
+      if (!learnt) return learnt.error();
+      if (changed || *adopted || *learnt) {
+        work.stored = {};  // freed before it is read again
+        loaded = stored_for(p.pair, work.delta);
+        if (!loaded) return loaded.error();
+        work.stored = std::move(*loaded);
+      }
     }
     // Look-alike groups are confirmed by body hashes (nothing is fetched when none).
     if (auto st = fill_ambiguous_hashes(

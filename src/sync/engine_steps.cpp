@@ -231,12 +231,12 @@ Result<const NewMessage*> pick_candidate(const IntentMatch& im, const PerSide<De
 
 }  // namespace
 
-Status resolve_intents(state::StateStore& store, state::MailboxPairId id,
-                       const PerSide<Delta>& delta, const StoredMailbox& stored,
-                       const HashFetch& hashes) {
+Result<bool> resolve_intents(state::StateStore& store, state::MailboxPairId id,
+                             const PerSide<Delta>& delta, const StoredMailbox& stored,
+                             const HashFetch& hashes) {
   auto intents = store.intents(id);
   if (!intents) return intents.error();
-  if (intents->empty()) return {};
+  if (intents->empty()) return false;
   PerSide<std::set<std::uint32_t>> claimed;
   for (const auto& p : stored.pairs) {
     for (Side s : kBothSides) {
@@ -272,16 +272,18 @@ Status resolve_intents(state::StateStore& store, state::MailboxPairId id,
   auto txn = store.begin();
   if (!txn) return txn.error();
   if (!adopt.empty()) {
-    if (auto st = store.upsert_pairs(id, adopt); !st) return st;
+    if (auto st = store.upsert_pairs(id, adopt); !st) return st.error();
   }
   for (auto i : drop) {
-    if (auto st = store.drop_intent(i); !st) return st;
+    if (auto st = store.drop_intent(i); !st) return st.error();
   }
-  return txn->commit();
+  if (auto st = txn->commit(); !st) return st.error();
+  return true;
 }
 
-Status learn_email_ids(state::StateStore& store, state::MailboxPairId id,
-                       const PerSide<Delta>& delta, const StoredMailbox& stored) {
+Result<bool> learn_email_ids(state::StateStore& store, state::MailboxPairId id,
+                             const PerSide<Delta>& delta, const StoredMailbox& stored) {
+  bool changed = false;
   for (Side s : kBothSides) {
     if (delta[s].uidvalidity_changed) continue;
     std::map<std::uint32_t, const std::string*> known;
@@ -296,9 +298,10 @@ Status learn_email_ids(state::StateStore& store, state::MailboxPairId id,
       learnt.emplace_back(m.uid, e);
     }
     if (learnt.empty()) continue;
-    if (auto st = store.set_email_ids(id, s, learnt); !st) return st;
+    if (auto st = store.set_email_ids(id, s, learnt); !st) return st.error();
+    changed = true;
   }
-  return {};
+  return changed;
 }
 
 Status connect_endpoints(const PerSide<client::EndpointOptions>& endpoints,

@@ -65,16 +65,18 @@ using HashFetch = std::function<Result<BodyHashes>(const PerSide<std::vector<Uid
 /// source that is gone (not new on its side any more) cannot be hashed: its intent is dropped
 /// (its appended copy, if any, is then new mail and is copied back: nothing lost). Still
 /// ambiguous (the source or a candidate could not be hashed) -> the mailbox stops, never a
-/// second copy. Without `hashes`, such intents stop the mailbox.
-Status resolve_intents(state::StateStore& store, state::MailboxPairId id,
-                       const PerSide<Delta>& delta, const StoredMailbox& stored,
-                       const HashFetch& hashes = {});
+/// second copy. Without `hashes`, such intents stop the mailbox. True when there were intents
+/// (the stored pairs may have changed).
+Result<bool> resolve_intents(state::StateStore& store, state::MailboxPairId id,
+                             const PerSide<Delta>& delta, const StoredMailbox& stored,
+                             const HashFetch& hashes = {});
 
 /// Records the server ids (identity.email_id) that a side reported for messages it already
 /// pairs (the targets of copies and moves, read again by the confirming pass; reader.hpp) when
 /// the stored pair has none or another one. A vanished message's id is only known from here.
-Status learn_email_ids(state::StateStore& store, state::MailboxPairId id,
-                       const PerSide<Delta>& delta, const StoredMailbox& stored);
+/// True when some id was recorded.
+Result<bool> learn_email_ids(state::StateStore& store, state::MailboxPairId id,
+                             const PerSide<Delta>& delta, const StoredMailbox& stored);
 
 /// Connects the sides whose session is still null, both at once (connect() blocks on DNS,
 /// TCP, TLS and login), for a sync run and for the admin operations. Errors name the side and
